@@ -1,0 +1,299 @@
+// Package app wires cachesrv's parts together: the store, the expiry
+// sweeper, the RESP server and the metrics endpoint. cmd/cachesrv and the
+// integration tests both build servers through it.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/cachesrv/cachesrv/internal/config"
+	"github.com/cachesrv/cachesrv/internal/expire"
+	"github.com/cachesrv/cachesrv/internal/protocol"
+	"github.com/cachesrv/cachesrv/internal/store"
+)
+
+// Version is set at build time with -ldflags "-X ...app.Version=...".
+var Version = "0.1.0-dev"
+
+// App is one running cachesrv instance.
+type App struct {
+	Store   *store.Store
+	Server  *protocol.Server
+	Sweeper *expire.Sweeper
+	Lag     *expire.LagHistogram
+	Log     *slog.Logger
+
+	level *slog.LevelVar
+	cfgMu sync.Mutex
+	cfg   *config.Config
+
+	cancelMu sync.Mutex
+	cancel   context.CancelFunc
+	// MetricsHandler, when set before Run, is served on metrics-addr.
+	MetricsHandler http.Handler
+}
+
+// New builds an App from a validated configuration. level, when not nil,
+// is the logger's level, changed by CONFIG SET log-level.
+func New(cfg *config.Config, log *slog.Logger, level *slog.LevelVar) (*App, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if level == nil {
+		level = new(slog.LevelVar)
+	}
+	a := &App{Log: log, level: level, cfg: cfg.Clone(), Lag: new(expire.LagHistogram)}
+	st, err := store.New(store.Options{
+		Shards:       cfg.Shards,
+		Databases:    cfg.Databases,
+		MaxMemory:    cfg.MaxMemory,
+		Policy:       cfg.MaxMemoryPolicy,
+		LFULogFactor: cfg.LFULogFactor,
+		LFUDecayTime: cfg.LFUDecayTime,
+		Clock:        expire.System,
+		Lag:          a.Lag.Observe,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build store: %w", err)
+	}
+	a.Store = st
+	a.Sweeper = expire.NewSweeper(st, expire.SweeperOptions{Hz: cfg.Hz, Effort: cfg.ActiveExpireEffort, Clock: expire.System})
+	port := cfg.Port
+	a.Server = protocol.New(protocol.Options{
+		Store:            st,
+		Logger:           log,
+		Config:           (*configBackend)(a),
+		MaxClients:       cfg.MaxClients,
+		IdleTimeout:      cfg.Timeout,
+		ProtoMaxBulkLen:  cfg.ProtoMaxBulkLen,
+		QueryBufferLimit: cfg.ClientQueryBufferLimit,
+		RequirePass:      cfg.RequirePass,
+		ExpireJitter:     cfg.ExpireJitter,
+		SlowlogSlower:    cfg.SlowlogLogSlowerThan,
+		SlowlogMaxLen:    cfg.SlowlogMaxLen,
+		Version:          Version,
+		Port:             port,
+		Info:             a.info,
+		Shutdown:         a.Stop,
+	})
+	setMemoryLimit(cfg.MaxMemory)
+	return a, nil
+}
+
+// setMemoryLimit ties the Go runtime's soft memory limit to maxmemory so
+// the garbage collector works harder before RSS leaves the bound.
+func setMemoryLimit(max int64) {
+	if max <= 0 {
+		debug.SetMemoryLimit(math.MaxInt64)
+		return
+	}
+	debug.SetMemoryLimit(max + max/10 + 24<<20)
+}
+
+// Stop asks Run to return (SHUTDOWN). It does not block.
+func (a *App) Stop() {
+	a.cancelMu.Lock()
+	if a.cancel != nil {
+		a.cancel()
+	}
+	a.cancelMu.Unlock()
+}
+
+// Run serves on the given listeners (and metrics, when ln for it is given)
+// until ctx ends or SHUTDOWN, then shuts down in order: stop accepting,
+// drain clients within shutdown-timeout, stop the sweeper. It waits for
+// every goroutine it started.
+func (a *App) Run(ctx context.Context, lns []net.Listener, metricsLn net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	a.cancelMu.Lock()
+	a.cancel = cancel
+	a.cancelMu.Unlock()
+
+	var wg sync.WaitGroup
+	errs := make(chan error, len(lns)+2)
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	defer stopSweep()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := a.Sweeper.Run(sweepCtx); err != nil {
+			errs <- fmt.Errorf("expiry sweeper: %w", err)
+		}
+	}()
+	var hs *http.Server
+	if metricsLn != nil && a.MetricsHandler != nil {
+		hs = &http.Server{Handler: a.MetricsHandler, ReadHeaderTimeout: 10 * time.Second}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := hs.Serve(metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errs <- fmt.Errorf("metrics server: %w", err)
+				cancel()
+			}
+		}()
+	}
+	for _, ln := range lns {
+		a.Log.Info("listening", "addr", ln.Addr().String())
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := a.Server.Serve(ln); err != nil {
+				errs <- fmt.Errorf("serve %s: %w", ln.Addr(), err)
+				cancel()
+			}
+		}()
+	}
+	<-ctx.Done()
+	a.Log.Info("shutting down")
+	a.cfgMu.Lock()
+	timeout := a.cfg.ShutdownTimeout
+	a.cfgMu.Unlock()
+	sctx, scancel := context.WithTimeout(context.Background(), timeout)
+	defer scancel()
+	var errList []error
+	if err := a.Server.Shutdown(sctx); err != nil {
+		a.Log.Warn("clients cut at shutdown timeout", "err", err)
+	}
+	if hs != nil {
+		if err := hs.Shutdown(sctx); err != nil {
+			errList = append(errList, fmt.Errorf("metrics shutdown: %w", err))
+		}
+	}
+	stopSweep()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		errList = append(errList, err)
+	}
+	return errors.Join(errList...)
+}
+
+// Config returns a copy of the current configuration.
+func (a *App) Config() *config.Config {
+	a.cfgMu.Lock()
+	defer a.cfgMu.Unlock()
+	return a.cfg.Clone()
+}
+
+// configBackend serves CONFIG GET/SET/REWRITE for the protocol server.
+type configBackend App
+
+func (b *configBackend) Get(pattern string) [][2]string {
+	a := (*App)(b)
+	a.cfgMu.Lock()
+	defer a.cfgMu.Unlock()
+	var out [][2]string
+	for _, name := range a.cfg.Match(pattern) {
+		if v, ok := a.cfg.Get(name); ok {
+			out = append(out, [2]string{name, v})
+		}
+	}
+	return out
+}
+
+func (b *configBackend) Set(name, value string) error {
+	a := (*App)(b)
+	a.cfgMu.Lock()
+	defer a.cfgMu.Unlock()
+	next := a.cfg.Clone()
+	if err := next.Set(name, value); err != nil {
+		if errors.Is(err, config.ErrUnknownParam) {
+			return protocol.ErrUnknownConfig
+		}
+		var pe *config.ParamError
+		if errors.As(err, &pe) {
+			return pe.Err
+		}
+		return err
+	}
+	if err := a.apply(name, next); err != nil {
+		return err
+	}
+	a.cfg = next
+	return nil
+}
+
+func (b *configBackend) Rewrite() error {
+	a := (*App)(b)
+	a.cfgMu.Lock()
+	defer a.cfgMu.Unlock()
+	if a.cfg.ConfigFile == "" {
+		return errors.New("The server is running without a config file")
+	}
+	return a.cfg.Rewrite(a.cfg.ConfigFile)
+}
+
+// apply makes a changed setting take effect.
+func (a *App) apply(name string, c *config.Config) error {
+	switch name {
+	case "maxmemory":
+		a.Store.SetMaxMemory(c.MaxMemory)
+		setMemoryLimit(c.MaxMemory)
+	case "maxmemory-policy":
+		return a.Store.SetPolicy(c.MaxMemoryPolicy)
+	case "lfu-log-factor", "lfu-decay-time":
+		return a.Store.SetLFU(c.LFULogFactor, c.LFUDecayTime)
+	case "maxclients":
+		a.Server.SetMaxClients(c.MaxClients)
+	case "timeout":
+		a.Server.SetIdleTimeout(c.Timeout)
+	case "proto-max-bulk-len":
+		a.Server.SetProtoMaxBulkLen(c.ProtoMaxBulkLen)
+	case "client-query-buffer-limit":
+		a.Server.SetQueryBufferLimit(c.ClientQueryBufferLimit)
+	case "requirepass":
+		a.Server.SetRequirePass(c.RequirePass)
+	case "hz":
+		a.Sweeper.SetHz(c.Hz)
+	case "active-expire-effort":
+		a.Sweeper.SetEffort(c.ActiveExpireEffort)
+	case "slowlog-log-slower-than", "slowlog-max-len":
+		a.Server.SetSlowlog(c.SlowlogLogSlowerThan, c.SlowlogMaxLen)
+	case "expire-jitter":
+		a.Server.SetExpireJitter(c.ExpireJitter)
+	case "log-level":
+		a.level.Set(c.SlogLevel())
+	}
+	return nil
+}
+
+// info adds cachesrv's own INFO sections and fields.
+func (a *App) info(section string) []protocol.InfoField {
+	f := func(n string, v any) protocol.InfoField { return protocol.InfoField{Name: n, Value: fmt.Sprint(v)} }
+	ss := a.Sweeper.Stats()
+	switch section {
+	case "stats+":
+		return []protocol.InfoField{
+			f("expired_stale_perc", strconv.FormatFloat(ss.StalePerc, 'f', 2, 64)),
+			f("expired_time_cap_reached_count", ss.TimeCapReached),
+			f("expire_cycle_cpu_milliseconds", ss.CPU.Milliseconds()),
+		}
+	case "expiry":
+		return []protocol.InfoField{
+			f("expire_cycles", ss.Cycles),
+			f("expire_swept_keys", ss.ExpiredKeys),
+			f("expire_lag_p50_seconds", strconv.FormatFloat(a.Lag.Quantile(0.5), 'f', 4, 64)),
+			f("expire_lag_p99_seconds", strconv.FormatFloat(a.Lag.Quantile(0.99), 'f', 4, 64)),
+			f("expire_jitter", strconv.FormatFloat(a.Config().ExpireJitter, 'f', -1, 64)),
+		}
+	case "eviction":
+		st := a.Store.Stats(false)
+		return []protocol.InfoField{
+			f("maxmemory_policy", a.Store.Policy()),
+			f("evicted_keys", st.RemovedBy(store.Evicted)),
+			f("shards", a.Store.NumShards()),
+		}
+	}
+	return nil
+}

@@ -1,0 +1,37 @@
+package metrics
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// New registers on reg a collector reading src at scrape time, together
+// with the Go runtime and process collectors. A Go or process collector
+// already registered on reg is kept. On error nothing new stays registered.
+func New(reg prometheus.Registerer, src Source) error {
+	if reg == nil {
+		return errors.New("cannot register metrics: nil Registerer")
+	}
+	var done []prometheus.Collector
+	for _, c := range []prometheus.Collector{
+		newCollector(src),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	} {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if len(done) > 0 && errors.As(err, &are) {
+				continue // the runtime collectors are shared; keep theirs
+			}
+			for _, d := range done {
+				reg.Unregister(d)
+			}
+			return fmt.Errorf("cannot register metrics: %w", err)
+		}
+		done = append(done, c)
+	}
+	return nil
+}

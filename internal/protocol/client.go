@@ -1,0 +1,221 @@
+package protocol
+
+import (
+	"math"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cachesrv/cachesrv/internal/store"
+)
+
+// Client is one connection's state. Its fields are owned by the
+// connection's goroutine, except those behind info (CLIENT LIST/SETNAME
+// from other clients) and killed.
+type Client struct {
+	srv  *Server
+	st   *store.Store
+	nc   net.Conn
+	id   int64
+	addr string
+	p    parser
+	out  []byte
+
+	scratch []byte // reusable buffer for formatting and value building
+	keyIdx  []int
+	shards  []int
+
+	db            int
+	resp          int
+	authenticated bool
+	now           int64 // unix ms, read once per command
+	cmd           *Command
+	failed        bool
+	closeAfter    bool
+	noTouch       bool
+	noEvict       bool
+	replyOff      bool
+	replySkip     int // replies to drop: 1 = the next one
+
+	multi    bool
+	multiErr bool
+	queued   []queuedCmd
+	inExec   bool
+	watch    *store.Watch
+	watched  []watchedKey
+
+	// Shard locks held by the running handler, released on panic.
+	held     *store.Shard
+	heldSet  []int
+	heldAll  bool
+	netIn    int64
+	netOut   int64
+	created  time.Time
+	killed   atomic.Bool
+	lastUsed atomic.Int64 // unix ms of the last command
+	aDB      atomic.Int32 // copies for CLIENT LIST from other goroutines
+	aResp    atomic.Int32
+	aCmd     atomic.Pointer[Command]
+	rnd      uint64
+
+	info struct {
+		sync.Mutex
+		name, libName, libVer string
+		lastCmd               string
+	}
+}
+
+type queuedCmd struct {
+	cmd  *Command
+	args [][]byte
+}
+
+type watchedKey struct {
+	db  int
+	key []byte
+}
+
+func newClient(s *Server, nc net.Conn) *Client {
+	c := &Client{
+		srv:     s,
+		st:      s.st,
+		nc:      nc,
+		id:      s.nextID.Add(1),
+		addr:    nc.RemoteAddr().String(),
+		resp:    2,
+		created: time.Now(),
+		scratch: make([]byte, 0, 64),
+	}
+	c.p.buf = make([]byte, initialReadBuf)
+	c.p.maxBulk = s.maxBulk.Load()
+	c.p.maxQuery = s.maxQuery.Load()
+	c.authenticated = *s.requirePass.Load() == ""
+	c.aResp.Store(2)
+	return c
+}
+
+// release drops the client's watches when it goes away.
+func (c *Client) release() {
+	c.unwatchAll()
+}
+
+// lockKey locks the shard holding key and returns it with the key's hash.
+// Inside EXEC every shard is already locked.
+func (c *Client) lockKey(key []byte) (*store.Shard, uint64) {
+	h := c.st.Hash(key)
+	sh := c.st.ShardFor(h)
+	if !c.inExec {
+		sh.Lock()
+		c.held = sh
+	}
+	return sh, h
+}
+
+// unlock releases a shard taken with lockKey.
+func (c *Client) unlock(sh *store.Shard) {
+	if !c.inExec {
+		c.held = nil
+		sh.Unlock()
+	}
+}
+
+// lockKeys locks the shards of every key argument (in index order).
+func (c *Client) lockKeys(keys [][]byte) {
+	if c.inExec {
+		return
+	}
+	c.shards = c.shards[:0]
+	for _, k := range keys {
+		c.shards = append(c.shards, c.st.ShardFor(c.st.Hash(k)).Index())
+	}
+	c.shards = store.SortShards(c.shards)
+	c.st.LockShards(c.shards)
+	c.heldSet = c.shards
+}
+
+func (c *Client) unlockKeys() {
+	if c.inExec {
+		return
+	}
+	c.heldSet = nil
+	c.st.UnlockShards(c.shards)
+}
+
+// lockAll locks every shard (FLUSHALL, SWAPDB, ...).
+func (c *Client) lockAll() {
+	if c.inExec {
+		return
+	}
+	c.st.LockAll()
+	c.heldAll = true
+}
+
+func (c *Client) unlockAll() {
+	if c.inExec {
+		return
+	}
+	c.heldAll = false
+	c.st.UnlockAll()
+}
+
+// locksHeld says whether the store's walking methods must not lock shards
+// themselves.
+func (c *Client) locksHeld() bool { return c.inExec }
+
+// unlockHeld releases whatever the handler held when it panicked.
+func (c *Client) unlockHeld() {
+	if c.inExec {
+		return
+	}
+	if c.held != nil {
+		c.held.Unlock()
+		c.held = nil
+	}
+	if c.heldSet != nil {
+		c.st.UnlockShards(c.heldSet)
+		c.heldSet = nil
+	}
+	if c.heldAll {
+		c.st.UnlockAll()
+		c.heldAll = false
+	}
+}
+
+// queue stores a command for EXEC, copying its arguments out of the read
+// buffer.
+func (c *Client) queue(cmd *Command, args [][]byte) {
+	cp := make([][]byte, len(args))
+	for i, a := range args {
+		cp[i] = append([]byte(nil), a...)
+	}
+	c.queued = append(c.queued, queuedCmd{cmd: cmd, args: cp})
+}
+
+// evictStart picks the shard eviction starts with: the one the command
+// writes to.
+func (c *Client) evictStart(args [][]byte, cmd *Command) int {
+	if cmd.FirstKey > 0 && cmd.FirstKey < len(args) {
+		return c.st.ShardFor(c.st.Hash(args[cmd.FirstKey])).Index()
+	}
+	return int(c.id)
+}
+
+func (c *Client) unwatchAll() {
+	for _, w := range c.watched {
+		sh, h := c.lockKey(w.key)
+		sh.UnwatchLocked(w.db, w.key, c.watch)
+		_ = h
+		c.unlock(sh)
+	}
+	c.watched = c.watched[:0]
+	if c.watch != nil {
+		c.watch.Dirty.Store(false)
+	}
+}
+
+func float64bits(f float64) uint64     { return math.Float64bits(f) }
+func float64frombits(b uint64) float64 { return math.Float64frombits(b) }
+
+// ID returns the client's id.
+func (c *Client) ID() int64 { return c.id }

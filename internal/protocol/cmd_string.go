@@ -1,0 +1,641 @@
+package protocol
+
+import (
+	"math"
+	"strconv"
+
+	"github.com/cachesrv/cachesrv/internal/expire"
+	"github.com/cachesrv/cachesrv/internal/store"
+)
+
+func (c *Client) lookupFlags() int {
+	if c.noTouch {
+		return store.NoTouch
+	}
+	return 0
+}
+
+func (c *Client) invalidExpire() {
+	c.addError("ERR invalid expire time in '" + c.cmd.Name + "' command")
+}
+
+// ttlDeadline turns an expire argument into an absolute deadline in unix
+// ms. unit is 1000 for seconds and 1 for milliseconds; abs marks EXAT/PXAT
+// style timestamps. Relative TTLs get the configured jitter unless
+// noJitter. ok=false means the reply (an error) was written.
+func (c *Client) ttlDeadline(arg []byte, unit int64, abs, noJitter bool, jitter float64) (int64, bool) {
+	n, ok := parseInt(arg)
+	if !ok {
+		c.addError(errNotInt)
+		return 0, false
+	}
+	if n <= 0 || (unit == 1000 && n > math.MaxInt64/1000) {
+		c.invalidExpire()
+		return 0, false
+	}
+	ms := n * unit
+	if abs {
+		return ms, true
+	}
+	if !noJitter {
+		if jitter < 0 {
+			jitter = float64frombits(c.srv.jitter.Load())
+		}
+		if jitter > 0 {
+			ms = expire.Jitter(ms, jitter, c.rand())
+		}
+	}
+	if ms > math.MaxInt64-c.now {
+		c.invalidExpire()
+		return 0, false
+	}
+	return c.now + ms, true
+}
+
+// rand is a per-client xorshift generator (jitter, RANDOMKEY).
+func (c *Client) rand() uint64 {
+	if c.rnd == 0 {
+		c.rnd = uint64(c.id)*0x9E3779B97F4A7C15 | 1
+	}
+	c.rnd ^= c.rnd << 13
+	c.rnd ^= c.rnd >> 7
+	c.rnd ^= c.rnd << 17
+	return c.rnd
+}
+
+func cmdGet(c *Client, args [][]byte) {
+	sh, h := c.lockKey(args[1])
+	e, ok := sh.LookupLocked(c.db, args[1], h, c.now, c.lookupFlags())
+	switch {
+	case !ok:
+		c.addNull()
+	case e.Type != store.TypeString:
+		c.addError(errWrongType)
+	default:
+		c.addBulk(e.Value)
+	}
+	c.unlock(sh)
+}
+
+// setOpts are SET's parsed options.
+type setOpts struct {
+	nx, xx, get, keepTTL bool
+	deadline             int64
+	hasTTL               bool
+}
+
+// parseSetOpts parses SET's options from args[i:]. ok=false means the
+// error reply was written.
+func (c *Client) parseSetOpts(args [][]byte, o *setOpts) bool {
+	noJitter, jitter := false, -1.0
+	type ttlArg struct {
+		arg  []byte
+		unit int64
+		abs  bool
+	}
+	var ttl *ttlArg
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		next := i+1 < len(args)
+		switch {
+		case eq(a, "nx") && !o.xx:
+			o.nx = true
+		case eq(a, "xx") && !o.nx:
+			o.xx = true
+		case eq(a, "get"):
+			o.get = true
+		case eq(a, "keepttl") && ttl == nil:
+			o.keepTTL = true
+		case eq(a, "ex") && next && ttl == nil && !o.keepTTL:
+			ttl = &ttlArg{args[i+1], 1000, false}
+			i++
+		case eq(a, "px") && next && ttl == nil && !o.keepTTL:
+			ttl = &ttlArg{args[i+1], 1, false}
+			i++
+		case eq(a, "exat") && next && ttl == nil && !o.keepTTL:
+			ttl = &ttlArg{args[i+1], 1000, true}
+			i++
+		case eq(a, "pxat") && next && ttl == nil && !o.keepTTL:
+			ttl = &ttlArg{args[i+1], 1, true}
+			i++
+		case eq(a, "nojitter"):
+			noJitter = true
+		case eq(a, "jitter") && next:
+			f, ok := parseFloat(args[i+1])
+			if !ok || f < 0 || f > 1 {
+				c.addError("ERR jitter must be a fraction between 0 and 1")
+				return false
+			}
+			jitter = f
+			i++
+		default:
+			c.addError(errSyntax)
+			return false
+		}
+	}
+	if ttl != nil {
+		d, ok := c.ttlDeadline(ttl.arg, ttl.unit, ttl.abs, noJitter, jitter)
+		if !ok {
+			return false
+		}
+		o.deadline, o.hasTTL = d, true
+	}
+	return true
+}
+
+// setGeneric implements SET and its relatives once the options are known.
+// It writes the reply.
+func (c *Client) setGeneric(key, val []byte, o *setOpts, okReply bool) {
+	sh, h := c.lockKey(key)
+	defer c.unlock(sh)
+	e, exists := sh.LookupLocked(c.db, key, h, c.now, store.NoStats|store.NoTouch)
+	if o.get {
+		if exists && e.Type != store.TypeString {
+			c.addError(errWrongType)
+			return
+		}
+	}
+	var old []byte
+	if o.get && exists {
+		old = append(c.scratch[:0], e.Value...)
+		c.scratch = old
+	}
+	if (o.nx && exists) || (o.xx && !exists) {
+		if o.get {
+			c.addOld(old, exists)
+		} else {
+			c.addNull()
+		}
+		return
+	}
+	m := store.Meta{Type: store.TypeString}
+	if o.keepTTL && exists {
+		m.Deadline = e.Deadline
+	}
+	if o.hasTTL {
+		m.Deadline = o.deadline
+		if m.Deadline <= c.now {
+			// A deadline in the past deletes the key: an expiry, not a write.
+			if exists {
+				sh.DeleteLocked(c.db, key, h, c.now, store.Expired)
+			}
+			c.replySetDone(o, old, exists, okReply)
+			return
+		}
+	}
+	if err := sh.SetLocked(c.db, key, h, val, m, c.now); err != nil {
+		c.storeError(err)
+		return
+	}
+	c.replySetDone(o, old, exists, okReply)
+}
+
+func (c *Client) replySetDone(o *setOpts, old []byte, existed, okReply bool) {
+	switch {
+	case o.get:
+		c.addOld(old, existed)
+	case okReply:
+		c.addOK()
+	default:
+		c.addInt(1)
+	}
+}
+
+func (c *Client) addOld(old []byte, existed bool) {
+	if existed {
+		c.addBulk(old)
+	} else {
+		c.addNull()
+	}
+}
+
+func (c *Client) storeError(err error) {
+	switch err {
+	case store.ErrTooLarge:
+		c.addError("OOM value is larger than maxmemory")
+	case store.ErrKeyTooLarge:
+		c.addError(errStrTooBig)
+	default:
+		c.addError("ERR " + err.Error())
+	}
+}
+
+func cmdSet(c *Client, args [][]byte) {
+	var o setOpts
+	if !c.parseSetOpts(args[3:], &o) {
+		return
+	}
+	c.setGeneric(args[1], args[2], &o, true)
+}
+
+func cmdSetNX(c *Client, args [][]byte) {
+	o := setOpts{nx: true}
+	sh, h := c.lockKey(args[1])
+	exists := sh.ExistsLocked(c.db, args[1], h, c.now)
+	c.unlock(sh)
+	if exists {
+		c.addInt(0)
+		return
+	}
+	c.setGeneric(args[1], args[2], &o, false)
+}
+
+func cmdSetEX(c *Client, args [][]byte)  { setWithTTL(c, args, 1000) }
+func cmdPSetEX(c *Client, args [][]byte) { setWithTTL(c, args, 1) }
+
+func setWithTTL(c *Client, args [][]byte, unit int64) {
+	d, ok := c.ttlDeadline(args[2], unit, false, false, -1)
+	if !ok {
+		return
+	}
+	o := setOpts{deadline: d, hasTTL: true}
+	c.setGeneric(args[1], args[3], &o, true)
+}
+
+func cmdGetSet(c *Client, args [][]byte) {
+	o := setOpts{get: true}
+	c.setGeneric(args[1], args[2], &o, true)
+}
+
+func cmdGetDel(c *Client, args [][]byte) {
+	sh, h := c.lockKey(args[1])
+	defer c.unlock(sh)
+	e, ok := sh.LookupLocked(c.db, args[1], h, c.now, c.lookupFlags())
+	if !ok {
+		c.addNull()
+		return
+	}
+	if e.Type != store.TypeString {
+		c.addError(errWrongType)
+		return
+	}
+	c.addBulk(e.Value)
+	sh.DeleteLocked(c.db, args[1], h, c.now, store.Deleted)
+}
+
+func cmdGetEx(c *Client, args [][]byte) {
+	var deadline int64
+	persist, set := false, false
+	noJitter, jitter := false, -1.0
+	var ttl []byte
+	var unit int64
+	var abs bool
+	for i := 2; i < len(args); i++ {
+		a := args[i]
+		next := i+1 < len(args)
+		switch {
+		case eq(a, "persist") && !set && !persist:
+			persist = true
+		case (eq(a, "ex") || eq(a, "px") || eq(a, "exat") || eq(a, "pxat")) && next && !set && !persist:
+			set = true
+			ttl = args[i+1]
+			unit = 1000
+			if a[0] == 'p' || a[0] == 'P' {
+				unit = 1
+			}
+			abs = len(a) == 4
+			i++
+		case eq(a, "nojitter"):
+			noJitter = true
+		case eq(a, "jitter") && next:
+			f, ok := parseFloat(args[i+1])
+			if !ok || f < 0 || f > 1 {
+				c.addError("ERR jitter must be a fraction between 0 and 1")
+				return
+			}
+			jitter = f
+			i++
+		default:
+			c.addError(errSyntax)
+			return
+		}
+	}
+	if set {
+		d, ok := c.ttlDeadline(ttl, unit, abs, noJitter, jitter)
+		if !ok {
+			return
+		}
+		deadline = d
+	}
+	sh, h := c.lockKey(args[1])
+	defer c.unlock(sh)
+	e, ok := sh.LookupLocked(c.db, args[1], h, c.now, c.lookupFlags())
+	if !ok {
+		c.addNull()
+		return
+	}
+	if e.Type != store.TypeString {
+		c.addError(errWrongType)
+		return
+	}
+	c.addBulk(e.Value)
+	switch {
+	case set && deadline <= c.now:
+		sh.DeleteLocked(c.db, args[1], h, c.now, store.Expired)
+	case set:
+		m := e.Meta
+		m.Deadline = deadline
+		sh.SetMetaLocked(c.db, args[1], h, m, c.now)
+	case persist && e.Deadline != 0:
+		m := e.Meta
+		m.Deadline = 0
+		sh.SetMetaLocked(c.db, args[1], h, m, c.now)
+	}
+}
+
+func cmdMGet(c *Client, args [][]byte) {
+	c.addArray(len(args) - 1)
+	for _, k := range args[1:] {
+		sh, h := c.lockKey(k)
+		e, ok := sh.LookupLocked(c.db, k, h, c.now, c.lookupFlags())
+		if ok && e.Type == store.TypeString {
+			c.addBulk(e.Value)
+		} else {
+			c.addNull()
+		}
+		c.unlock(sh)
+	}
+}
+
+func keysOf(args [][]byte, first, step int, dst [][]byte) [][]byte {
+	for i := first; i < len(args); i += step {
+		dst = append(dst, args[i])
+	}
+	return dst
+}
+
+func cmdMSet(c *Client, args [][]byte)   { msetGeneric(c, args, false) }
+func cmdMSetNX(c *Client, args [][]byte) { msetGeneric(c, args, true) }
+
+func msetGeneric(c *Client, args [][]byte, nx bool) {
+	if len(args)%2 != 1 {
+		c.addError("ERR wrong number of arguments for '" + c.cmd.Name + "' command")
+		return
+	}
+	keys := keysOf(args, 1, 2, nil)
+	c.lockKeys(keys)
+	defer c.unlockKeys()
+	if nx {
+		for _, k := range keys {
+			h := c.st.Hash(k)
+			if c.st.ShardFor(h).ExistsLocked(c.db, k, h, c.now) {
+				c.addInt(0)
+				return
+			}
+		}
+	}
+	for i := 1; i < len(args); i += 2 {
+		h := c.st.Hash(args[i])
+		if err := c.st.ShardFor(h).SetLocked(c.db, args[i], h, args[i+1], store.Meta{}, c.now); err != nil {
+			c.storeError(err)
+			return
+		}
+	}
+	if nx {
+		c.addInt(1)
+	} else {
+		c.addOK()
+	}
+}
+
+func cmdIncr(c *Client, args [][]byte) { incrBy(c, args[1], 1) }
+func cmdDecr(c *Client, args [][]byte) { incrBy(c, args[1], -1) }
+
+func cmdIncrBy(c *Client, args [][]byte) {
+	n, ok := parseInt(args[2])
+	if !ok {
+		c.addError(errNotInt)
+		return
+	}
+	incrBy(c, args[1], n)
+}
+
+func cmdDecrBy(c *Client, args [][]byte) {
+	n, ok := parseInt(args[2])
+	if !ok {
+		c.addError(errNotInt)
+		return
+	}
+	if n == math.MinInt64 {
+		c.addError("ERR decrement would overflow")
+		return
+	}
+	incrBy(c, args[1], -n)
+}
+
+func incrBy(c *Client, key []byte, by int64) {
+	sh, h := c.lockKey(key)
+	defer c.unlock(sh)
+	e, ok := sh.LookupLocked(c.db, key, h, c.now, store.NoStats)
+	var cur int64
+	m := store.Meta{}
+	if ok {
+		if e.Type != store.TypeString {
+			c.addError(errWrongType)
+			return
+		}
+		v, valid := parseInt(e.Value)
+		if !valid {
+			c.addError(errNotInt)
+			return
+		}
+		cur = v
+		m = e.Meta
+	}
+	if (by > 0 && cur > math.MaxInt64-by) || (by < 0 && cur < math.MinInt64-by) {
+		c.addError(errOverflow)
+		return
+	}
+	cur += by
+	c.scratch = strconv.AppendInt(c.scratch[:0], cur, 10)
+	if err := sh.SetLocked(c.db, key, h, c.scratch, m, c.now); err != nil {
+		c.storeError(err)
+		return
+	}
+	c.addInt(cur)
+}
+
+func cmdIncrByFloat(c *Client, args [][]byte) {
+	by, ok := parseFloat(args[2])
+	if !ok {
+		c.addError(errNotFloat)
+		return
+	}
+	sh, h := c.lockKey(args[1])
+	defer c.unlock(sh)
+	e, found := sh.LookupLocked(c.db, args[1], h, c.now, store.NoStats)
+	var cur float64
+	m := store.Meta{}
+	if found {
+		if e.Type != store.TypeString {
+			c.addError(errWrongType)
+			return
+		}
+		v, valid := parseFloat(e.Value)
+		if !valid {
+			c.addError(errNotFloat)
+			return
+		}
+		cur, m = v, e.Meta
+	}
+	cur += by
+	if math.IsNaN(cur) || math.IsInf(cur, 0) {
+		c.addError(errNaN)
+		return
+	}
+	c.scratch = formatDouble(c.scratch[:0], cur)
+	if err := sh.SetLocked(c.db, args[1], h, c.scratch, m, c.now); err != nil {
+		c.storeError(err)
+		return
+	}
+	c.addBulk(c.scratch)
+}
+
+func cmdAppend(c *Client, args [][]byte) {
+	sh, h := c.lockKey(args[1])
+	defer c.unlock(sh)
+	e, ok := sh.LookupLocked(c.db, args[1], h, c.now, store.NoStats)
+	m := store.Meta{}
+	var v []byte
+	if ok {
+		if e.Type != store.TypeString {
+			c.addError(errWrongType)
+			return
+		}
+		if int64(len(e.Value)+len(args[2])) > c.srv.maxBulk.Load() {
+			c.addError(errStrTooBig)
+			return
+		}
+		m = e.Meta
+		v = append(append(c.scratch[:0], e.Value...), args[2]...)
+	} else {
+		v = append(c.scratch[:0], args[2]...)
+	}
+	c.keepScratch(v)
+	if err := sh.SetLocked(c.db, args[1], h, v, m, c.now); err != nil {
+		c.storeError(err)
+		return
+	}
+	c.addInt(int64(len(v)))
+}
+
+// keepScratch retains a grown scratch buffer unless it became huge.
+func (c *Client) keepScratch(b []byte) {
+	if cap(b) <= 64<<10 {
+		c.scratch = b[:0]
+	}
+}
+
+func cmdStrlen(c *Client, args [][]byte) {
+	sh, h := c.lockKey(args[1])
+	defer c.unlock(sh)
+	e, ok := sh.LookupLocked(c.db, args[1], h, c.now, c.lookupFlags())
+	switch {
+	case !ok:
+		c.addInt(0)
+	case e.Type != store.TypeString:
+		c.addError(errWrongType)
+	default:
+		c.addInt(int64(len(e.Value)))
+	}
+}
+
+func cmdGetRange(c *Client, args [][]byte) {
+	start, ok1 := parseInt(args[2])
+	end, ok2 := parseInt(args[3])
+	if !ok1 || !ok2 {
+		c.addError(errNotInt)
+		return
+	}
+	sh, h := c.lockKey(args[1])
+	defer c.unlock(sh)
+	e, ok := sh.LookupLocked(c.db, args[1], h, c.now, c.lookupFlags())
+	if !ok {
+		c.addBulk(nil)
+		return
+	}
+	if e.Type != store.TypeString {
+		c.addError(errWrongType)
+		return
+	}
+	n := int64(len(e.Value))
+	if start < 0 && end < 0 && start > end {
+		c.addBulk(nil)
+		return
+	}
+	if start < 0 {
+		start = n + start
+	}
+	if end < 0 {
+		end = n + end
+	}
+	if start < 0 {
+		start = 0
+	}
+	if end < 0 {
+		end = 0
+	}
+	if end >= n {
+		end = n - 1
+	}
+	if start > end || n == 0 {
+		c.addBulk(nil)
+		return
+	}
+	c.addBulk(e.Value[start : end+1])
+}
+
+func cmdSetRange(c *Client, args [][]byte) {
+	off, ok := parseInt(args[2])
+	if !ok {
+		c.addError(errNotInt)
+		return
+	}
+	if off < 0 {
+		c.addError(errOffset)
+		return
+	}
+	val := args[3]
+	sh, h := c.lockKey(args[1])
+	defer c.unlock(sh)
+	e, found := sh.LookupLocked(c.db, args[1], h, c.now, store.NoStats)
+	if found && e.Type != store.TypeString {
+		c.addError(errWrongType)
+		return
+	}
+	if len(val) == 0 {
+		if found {
+			c.addInt(int64(len(e.Value)))
+		} else {
+			c.addInt(0)
+		}
+		return
+	}
+	if off+int64(len(val)) > c.srv.maxBulk.Load() {
+		c.addError(errStrTooBig)
+		return
+	}
+	var cur []byte
+	m := store.Meta{}
+	if found {
+		cur, m = e.Value, e.Meta
+	}
+	size := int(off) + len(val)
+	if len(cur) > size {
+		size = len(cur)
+	}
+	buf := c.scratch[:0]
+	if cap(buf) < size {
+		buf = make([]byte, 0, size)
+	}
+	buf = buf[:size]
+	copy(buf, cur)
+	clear(buf[len(cur):])
+	copy(buf[off:], val)
+	c.keepScratch(buf)
+	if err := sh.SetLocked(c.db, args[1], h, buf, m, c.now); err != nil {
+		c.storeError(err)
+		return
+	}
+	c.addInt(int64(size))
+}

@@ -1,0 +1,359 @@
+package protocol
+
+import (
+	"errors"
+)
+
+// Protocol errors, worded as Redis 7 words them. The connection is closed
+// after one of these is sent.
+var (
+	errMultibulkLen   = errors.New("ERR Protocol error: invalid multibulk length")
+	errBulkLen        = errors.New("ERR Protocol error: invalid bulk length")
+	errInlineTooBig   = errors.New("ERR Protocol error: too big inline request")
+	errMbulkCountBig  = errors.New("ERR Protocol error: too big mbulk count string")
+	errBulkCountBig   = errors.New("ERR Protocol error: too big bulk count string")
+	errUnbalanced     = errors.New("ERR Protocol error: unbalanced quotes in request")
+	errQueryBufLimit  = errors.New("query buffer limit reached")
+	errExpectedDollar = errors.New("ERR Protocol error: expected '$'")
+)
+
+const (
+	inlineMax = 64 << 10 // PROTO_INLINE_MAX_SIZE
+	maxArgs   = 1024 * 1024
+)
+
+// parser splits a connection's input into commands without allocating:
+// arguments alias the read buffer and stay valid until the next read. It
+// keeps its place inside a partly received multibulk, so a command with
+// millions of arguments or a huge bulk arriving in many reads is scanned
+// once.
+type parser struct {
+	buf  []byte
+	r, w int // unread data is buf[r:w]
+
+	// State of a multibulk in progress; offsets are relative to r.
+	inMulti bool
+	argc    int
+	pos     int   // next byte to parse, relative to r
+	offs    []int // start,end pairs of the arguments parsed so far
+	need    int   // bytes the pending bulk needs from r (for buffer growth)
+
+	args [][]byte
+
+	maxBulk  int64
+	maxQuery int64
+}
+
+func (p *parser) reset() {
+	p.inMulti = false
+	p.argc = 0
+	p.pos = 0
+	p.offs = p.offs[:0]
+	p.need = 0
+}
+
+// next parses one command from the buffer. ok is false when more input is
+// needed. A nil-args ok result means an empty command to skip.
+func (p *parser) next() (args [][]byte, ok bool, err error) {
+	for {
+		if p.r == p.w {
+			return nil, false, nil
+		}
+		if !p.inMulti {
+			if p.buf[p.r] != '*' {
+				return p.inline()
+			}
+			b := p.buf[p.r:p.w]
+			nl := indexNL(b, 1)
+			if nl < 0 {
+				if len(b) > inlineMax {
+					return nil, false, errMbulkCountBig
+				}
+				return nil, false, nil
+			}
+			n, valid := atoi(b[1:nl])
+			if !valid || n > maxArgs {
+				return nil, false, errMultibulkLen
+			}
+			if n <= 0 {
+				p.r += nl + 1
+				continue
+			}
+			p.inMulti = true
+			p.argc = int(n)
+			p.pos = nl + 1
+			p.offs = p.offs[:0]
+		}
+		b := p.buf[p.r:p.w]
+		for len(p.offs)/2 < p.argc {
+			if p.pos >= len(b) {
+				return nil, false, nil
+			}
+			if b[p.pos] != '$' {
+				return nil, false, errors.New("ERR Protocol error: expected '$', got '" + string(b[p.pos]) + "'")
+			}
+			nl := indexNL(b, p.pos+1)
+			if nl < 0 {
+				if len(b)-p.pos > inlineMax {
+					return nil, false, errBulkCountBig
+				}
+				return nil, false, nil
+			}
+			n, valid := atoi(b[p.pos+1 : nl])
+			if !valid || n < 0 || n > p.maxBulk {
+				return nil, false, errBulkLen
+			}
+			start := nl + 1
+			end := start + int(n)
+			if end+2 > len(b) {
+				p.need = end + 2
+				return nil, false, nil
+			}
+			if b[end] != '\r' || b[end+1] != '\n' {
+				return nil, false, errBulkLen
+			}
+			p.offs = append(p.offs, start, end)
+			p.pos = end + 2
+		}
+		p.args = p.args[:0]
+		for i := 0; i < len(p.offs); i += 2 {
+			p.args = append(p.args, b[p.offs[i]:p.offs[i+1]:p.offs[i+1]])
+		}
+		p.r += p.pos
+		p.reset()
+		return p.args, true, nil
+	}
+}
+
+// inline parses a Redis inline command (space separated, with quotes as
+// sdssplitargs handles them).
+func (p *parser) inline() ([][]byte, bool, error) {
+	b := p.buf[p.r:p.w]
+	nl := indexNL(b, 0)
+	if nl < 0 {
+		if len(b) > inlineMax {
+			return nil, false, errInlineTooBig
+		}
+		return nil, false, nil
+	}
+	line := b[:nl]
+	if len(line) > 0 && line[len(line)-1] == '\r' {
+		line = line[:len(line)-1]
+	}
+	p.r += nl + 1
+	args, err := splitArgs(line, p.args[:0])
+	if err != nil {
+		return nil, false, err
+	}
+	p.args = args
+	if len(args) == 0 {
+		return nil, true, nil
+	}
+	return args, true, nil
+}
+
+// splitArgs implements Redis's sdssplitargs in place over line (escapes are
+// decoded into the line's own bytes, which are never longer).
+func splitArgs(line []byte, out [][]byte) ([][]byte, error) {
+	i := 0
+	for {
+		for i < len(line) && isSpace(line[i]) {
+			i++
+		}
+		if i >= len(line) {
+			return out, nil
+		}
+		start := i
+		w := i // write position for decoded bytes
+		inq, insq := false, false
+		for {
+			if inq {
+				if i >= len(line) {
+					return nil, errUnbalanced
+				}
+				c := line[i]
+				if c == '\\' && i+3 < len(line) && line[i+1] == 'x' && isHex(line[i+2]) && isHex(line[i+3]) {
+					line[w] = unhex(line[i+2])<<4 | unhex(line[i+3])
+					i += 4
+					w++
+					continue
+				}
+				if c == '\\' && i+1 < len(line) {
+					i++
+					switch line[i] {
+					case 'n':
+						c = '\n'
+					case 'r':
+						c = '\r'
+					case 't':
+						c = '\t'
+					case 'b':
+						c = '\b'
+					case 'a':
+						c = '\a'
+					default:
+						c = line[i]
+					}
+					line[w] = c
+					w++
+					i++
+					continue
+				}
+				if c == '"' {
+					if i+1 < len(line) && !isSpace(line[i+1]) {
+						return nil, errUnbalanced
+					}
+					i++
+					break
+				}
+				line[w] = c
+				w++
+				i++
+				continue
+			}
+			if insq {
+				if i >= len(line) {
+					return nil, errUnbalanced
+				}
+				c := line[i]
+				if c == '\\' && i+1 < len(line) && line[i+1] == '\'' {
+					line[w] = '\''
+					w++
+					i += 2
+					continue
+				}
+				if c == '\'' {
+					if i+1 < len(line) && !isSpace(line[i+1]) {
+						return nil, errUnbalanced
+					}
+					i++
+					break
+				}
+				line[w] = c
+				w++
+				i++
+				continue
+			}
+			if i >= len(line) || isSpace(line[i]) {
+				break
+			}
+			switch line[i] {
+			case '"':
+				inq = true
+			case '\'':
+				insq = true
+			default:
+				line[w] = line[i]
+				w++
+			}
+			i++
+		}
+		out = append(out, line[start:w:w])
+	}
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\v' || c == '\f'
+}
+
+func isHex(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	default:
+		return c - 'A' + 10
+	}
+}
+
+// indexNL returns the index of the '\n' ending a "\r\n"-terminated line that
+// starts at from, or -1. A lone '\n' also ends a line (Redis accepts it in
+// headers only for inline commands; for multibulk headers the preceding
+// byte is checked by the caller through atoi failing on '\r' absence).
+func indexNL(b []byte, from int) int {
+	for i := from; i < len(b); i++ {
+		if b[i] == '\n' {
+			return i
+		}
+	}
+	return -1
+}
+
+// atoi parses a header number terminated by "\r" (b is the header line up
+// to, not including, '\n').
+func atoi(b []byte) (int64, bool) {
+	if len(b) < 2 || b[len(b)-1] != '\r' {
+		return 0, false
+	}
+	b = b[:len(b)-1]
+	neg := false
+	if b[0] == '-' {
+		neg = true
+		b = b[1:]
+		if len(b) == 0 {
+			return 0, false
+		}
+	}
+	if len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
+// bytesWanted says how many bytes of buffer the command in progress needs
+// (0 when unknown).
+func (p *parser) bytesWanted() int { return p.need }
+
+// compact moves unread data to the front of the buffer, making room for
+// more. It grows the buffer when it is full, refusing to grow past the query
+// buffer limit.
+func (p *parser) makeRoom() error {
+	if p.r > 0 {
+		n := copy(p.buf, p.buf[p.r:p.w])
+		p.r, p.w = 0, n
+	}
+	want := len(p.buf)
+	if p.w == len(p.buf) {
+		want = len(p.buf) * 2
+	}
+	if p.need > want {
+		want = p.need
+	}
+	if want > len(p.buf) {
+		if int64(want) > p.maxQuery {
+			if int64(p.w) >= p.maxQuery {
+				return errQueryBufLimit
+			}
+			want = int(p.maxQuery)
+		}
+		nb := make([]byte, want)
+		copy(nb, p.buf[:p.w])
+		p.buf = nb
+	}
+	return nil
+}
+
+// shrink gives a large buffer back once it is drained.
+func (p *parser) shrink() {
+	if p.r == p.w && len(p.buf) > 64<<10 {
+		p.buf = make([]byte, initialReadBuf)
+		p.r, p.w = 0, 0
+	}
+}
+
+const initialReadBuf = 4 << 10

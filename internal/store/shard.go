@@ -1,0 +1,567 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cachesrv/cachesrv/internal/evict"
+	"github.com/cachesrv/cachesrv/internal/expire"
+)
+
+// Reason says why an entry left the keyspace.
+type Reason uint8
+
+// Removal reasons, counted per shard.
+const (
+	Deleted Reason = iota
+	Expired
+	Evicted
+	Invalidated
+	numReasons
+)
+
+// String returns the reason's metric label.
+func (r Reason) String() string {
+	switch r {
+	case Deleted:
+		return "deleted"
+	case Expired:
+		return "expired"
+	case Evicted:
+		return "evicted"
+	case Invalidated:
+		return "invalidated"
+	}
+	return "unknown"
+}
+
+// Lookup flags.
+const (
+	// NoTouch leaves the eviction policy's view of the entry unchanged
+	// (CLIENT NO-TOUCH, TTL, TYPE, OBJECT).
+	NoTouch = 1 << iota
+	// NoStats does not count a keyspace hit or miss.
+	NoStats
+)
+
+// Errors returned by writes.
+var (
+	// ErrTooLarge is returned for an entry larger than the whole memory
+	// budget: it could never be stored.
+	ErrTooLarge = errors.New("value is larger than maxmemory")
+	// ErrKeyTooLarge is returned for keys or values beyond the record
+	// format's 4 GiB field limit.
+	ErrKeyTooLarge = errors.New("key or value too large")
+)
+
+// Entry is a view of a stored entry. Value aliases the store's memory and is
+// valid only while the shard lock is held.
+type Entry struct {
+	Value []byte
+	Meta
+}
+
+// Watch is a WATCH registration: the store sets Dirty when a watched key is
+// modified, deleted, expired or evicted.
+type Watch struct {
+	Dirty atomic.Bool
+}
+
+// ShardStats are the counters of one shard, read under its lock.
+type ShardStats struct {
+	Keys     []int64 // live entries per logical database
+	Expires  []int64 // entries with a TTL per logical database
+	TTLSum   []int64 // sum of (deadline - shard base time) of those entries
+	Hits     []uint64
+	Misses   []uint64
+	Removed  [numReasons]uint64
+	Inserted uint64
+}
+
+// Shard is one partition of the keyspace. All methods ending in Locked need
+// the shard's lock held (Lock/Unlock).
+type Shard struct {
+	mu  sync.Mutex
+	st  *Store
+	idx int
+
+	ht    []uint64 // frag<<32 | id+1; 0 = empty
+	mask  uint32
+	count int
+
+	refs    []ref
+	freeIDs []uint32
+	slabs   slabs
+
+	policy evict.Policy
+	exp    *expire.Index
+
+	entryBytes int64
+	overhead   int64        // tables' memory as of the last publish
+	pending    int64        // entry bytes not yet added to Store.used
+	used       atomic.Int64 // entryBytes + overhead, for readers
+	reported   int64        // part of used already added to Store.used
+
+	stats ShardStats
+	base  int64 // time origin of TTLSum
+	watch map[string][]*Watch
+
+	_ [64]byte // keep neighbouring shards' locks off this cache line
+}
+
+// Lock takes the shard's lock.
+func (sh *Shard) Lock() { sh.mu.Lock() }
+
+// Unlock releases the shard's lock.
+func (sh *Shard) Unlock() { sh.mu.Unlock() }
+
+// Index returns the shard's position in the store.
+func (sh *Shard) Index() int { return sh.idx }
+
+const initialSlots = 64
+
+func (sh *Shard) init(st *Store, idx int, now int64) {
+	sh.st = st
+	sh.idx = idx
+	sh.ht = make([]uint64, initialSlots)
+	sh.mask = initialSlots - 1
+	sh.count = 0
+	sh.refs = nil
+	sh.freeIDs = nil
+	sh.slabs = newSlabs()
+	sh.policy = st.newPolicy(st.policyName.Load().(string))
+	sh.exp = expire.NewIndex(now)
+	sh.entryBytes = 0
+	n := st.opts.Databases
+	sh.stats.Keys = make([]int64, n)
+	sh.stats.Expires = make([]int64, n)
+	sh.stats.TTLSum = make([]int64, n)
+	sh.base = now
+	if sh.stats.Hits == nil {
+		sh.stats.Hits = make([]uint64, n)
+		sh.stats.Misses = make([]uint64, n)
+	}
+	sh.publishLocked()
+}
+
+func (sh *Shard) overheadLocked() int64 {
+	return int64(cap(sh.ht))*8 + int64(cap(sh.refs))*4 + int64(cap(sh.freeIDs))*4 +
+		sh.slabs.overhead() + sh.policy.Bytes() + sh.exp.Bytes() + 1024
+}
+
+// publishLocked recomputes the shard's overhead and adds the change of its
+// total to the store-wide counter.
+func (sh *Shard) publishLocked() {
+	sh.overhead = sh.overheadLocked()
+	u := sh.entryBytes + sh.overhead
+	sh.used.Store(u)
+	sh.st.used.Add(u - sh.reported)
+	sh.reported = u
+	sh.pending = 0
+}
+
+// charge adjusts the record bytes; the store-wide counter learns of it in
+// steps of the store's slack.
+func (sh *Shard) charge(delta int64) {
+	sh.entryBytes += delta
+	sh.pending += delta
+	sh.used.Store(sh.entryBytes + sh.overhead)
+	if sh.pending > sh.st.slack || sh.pending < -sh.st.slack {
+		sh.publishLocked()
+	}
+}
+
+func (sh *Shard) frag(h uint64, pdb uint16) uint32 {
+	return uint32(h>>32) ^ (uint32(pdb) * 0x9E3779B1)
+}
+
+func (sh *Shard) rec(id uint32) []byte {
+	return sh.slabs.get(sh.refs[id])
+}
+
+// find locates (pdb, key). It returns the slot position of the entry, or of
+// the empty slot where it would go.
+func (sh *Shard) find(pdb uint16, key []byte, frag uint32) (pos uint32, id uint32, ok bool) {
+	pos = frag & sh.mask
+	for {
+		s := sh.ht[pos]
+		if s == 0 {
+			return pos, 0, false
+		}
+		if uint32(s>>32) == frag {
+			id = uint32(s) - 1
+			rec := sh.rec(id)
+			if recDB(rec) == pdb && bytes.Equal(recKey(rec), key) {
+				return pos, id, true
+			}
+		}
+		pos = (pos + 1) & sh.mask
+	}
+}
+
+// posOf returns the slot position holding id.
+func (sh *Shard) posOf(id uint32) uint32 {
+	rec := sh.rec(id)
+	frag := sh.frag(sh.st.hash(recKey(rec)), recDB(rec))
+	pos := frag & sh.mask
+	want := uint64(frag)<<32 | uint64(id+1)
+	for sh.ht[pos] != want {
+		if sh.ht[pos] == 0 {
+			panic("BUG: entry missing from its shard's hash table")
+		}
+		pos = (pos + 1) & sh.mask
+	}
+	return pos
+}
+
+func (sh *Shard) grow() {
+	old := sh.ht
+	n := len(old) * 2
+	sh.ht = make([]uint64, n)
+	sh.mask = uint32(n - 1)
+	for _, s := range old {
+		if s == 0 {
+			continue
+		}
+		pos := uint32(s>>32) & sh.mask
+		for sh.ht[pos] != 0 {
+			pos = (pos + 1) & sh.mask
+		}
+		sh.ht[pos] = s
+	}
+	sh.publishLocked()
+}
+
+// htDelete empties slot pos with backward-shift deletion, so probe
+// sequences stay unbroken without tombstones.
+func (sh *Shard) htDelete(pos uint32) {
+	m := sh.mask
+	i, j := pos, pos
+	for {
+		j = (j + 1) & m
+		s := sh.ht[j]
+		if s == 0 {
+			break
+		}
+		k := uint32(s>>32) & m
+		if i <= j {
+			if i < k && k <= j {
+				continue
+			}
+		} else if i < k || k <= j {
+			continue
+		}
+		sh.ht[i] = s
+		i = j
+	}
+	sh.ht[i] = 0
+}
+
+// lookup finds a live entry, expiring it lazily when its deadline passed.
+func (sh *Shard) lookup(pdb uint16, key []byte, h uint64, now int64) (pos, id uint32, rec []byte, ok bool) {
+	frag := sh.frag(h, pdb)
+	pos, id, ok = sh.find(pdb, key, frag)
+	if !ok {
+		return pos, 0, nil, false
+	}
+	rec = sh.rec(id)
+	if d := recDeadline(rec); d != 0 && d <= now {
+		sh.removeLocked(pos, id, rec, Expired, now)
+		return 0, 0, nil, false
+	}
+	return pos, id, rec, true
+}
+
+// LookupLocked returns the live entry for key in logical database db.
+// Unless flags say otherwise it counts a keyspace hit or miss and tells the
+// eviction policy about the access.
+func (sh *Shard) LookupLocked(db int, key []byte, h uint64, now int64, flags int) (Entry, bool) {
+	pdb := sh.st.dbmap[db]
+	_, id, rec, ok := sh.lookup(pdb, key, h, now)
+	if !ok {
+		if flags&NoStats == 0 {
+			sh.stats.Misses[db]++
+		}
+		return Entry{}, false
+	}
+	if flags&NoStats == 0 {
+		sh.stats.Hits[db]++
+	}
+	if flags&NoTouch == 0 {
+		sh.policy.Access(id)
+	}
+	return Entry{Value: recValue(rec), Meta: recMeta(rec)}, true
+}
+
+// ExistsLocked reports whether key is live, without counting or touching.
+func (sh *Shard) ExistsLocked(db int, key []byte, h uint64, now int64) bool {
+	_, _, _, ok := sh.lookup(sh.st.dbmap[db], key, h, now)
+	return ok
+}
+
+// SetLocked stores val under key with metadata m, replacing any entry. An
+// overwrite counts as an access for the eviction policy.
+func (sh *Shard) SetLocked(db int, key []byte, h uint64, val []byte, m Meta, now int64) error {
+	pdb := sh.st.dbmap[db]
+	if len(key) > 1<<32-1 || len(val) > 1<<32-1 {
+		return ErrKeyTooLarge
+	}
+	n := recordSize(&m, len(key), len(val))
+	sz := int64(allocSize(n))
+	if max := sh.st.maxmemory.Load(); max > 0 && sz > max {
+		return ErrTooLarge
+	}
+	frag := sh.frag(h, pdb)
+	pos, id, ok := sh.find(pdb, key, frag)
+	if ok {
+		old := sh.refs[id]
+		oldRec := sh.slabs.get(old)
+		oldMeta := recMeta(oldRec)
+		oldSize := int64(allocSize(recSize(oldRec)))
+		if oldMeta.Deadline != 0 && oldMeta.Deadline <= now {
+			// The old entry is logically gone: expire it and insert anew.
+			sh.removeLocked(pos, id, oldRec, Expired, now)
+			return sh.SetLocked(db, key, h, val, m, now)
+		}
+		sh.notifyLocked(pdb, key)
+		if sh.st.hooks != nil && oldMeta.Tags != 0 {
+			sh.st.hooks.Replaced(db, key, oldMeta)
+		}
+		if old.class() != classBig && oldSize == sz {
+			writeRecord(oldRec[:n], pdb, &m, key, val)
+		} else {
+			r, rec := sh.slabs.alloc(n)
+			writeRecord(rec, pdb, &m, key, val)
+			sh.slabs.release(old)
+			sh.refs[id] = r
+		}
+		sh.charge(sz - oldSize)
+		sh.updateTTLLocked(db, id, oldMeta.Deadline, m.Deadline)
+		sh.policy.Update(id, evict.Entry{Hash: h, Size: uint32(min(sz, 1<<32-1)), Deadline: m.Deadline})
+		sh.policy.Access(id)
+		return nil
+	}
+	if sh.count+1 > len(sh.ht)*3/4 {
+		sh.grow()
+		pos, _, _ = sh.find(pdb, key, frag)
+	}
+	r, rec := sh.slabs.alloc(n)
+	writeRecord(rec, pdb, &m, key, val)
+	if k := len(sh.freeIDs); k > 0 {
+		id = sh.freeIDs[k-1]
+		sh.freeIDs = sh.freeIDs[:k-1]
+		sh.refs[id] = r
+	} else {
+		id = uint32(len(sh.refs))
+		if id == 1<<32-2 {
+			panic("BUG: shard id space exhausted")
+		}
+		sh.refs = append(sh.refs, r)
+	}
+	sh.ht[pos] = uint64(frag)<<32 | uint64(id+1)
+	sh.count++
+	sh.stats.Keys[db]++
+	sh.stats.Inserted++
+	sh.notifyLocked(pdb, key)
+	sh.updateTTLLocked(db, id, 0, m.Deadline)
+	sh.policy.Insert(id, evict.Entry{Hash: h, Size: uint32(min(sz, 1<<32-1)), Deadline: m.Deadline})
+	sh.charge(sz)
+	return nil
+}
+
+func (sh *Shard) updateTTLLocked(db int, id uint32, old, deadline int64) {
+	if old != 0 {
+		sh.stats.TTLSum[db] -= old - sh.base
+	}
+	if deadline != 0 {
+		sh.stats.TTLSum[db] += deadline - sh.base
+	}
+	switch {
+	case old == 0 && deadline != 0:
+		sh.stats.Expires[db]++
+		sh.exp.Set(id, deadline)
+	case old != 0 && deadline == 0:
+		sh.stats.Expires[db]--
+		sh.exp.Remove(id)
+	case old != deadline:
+		sh.exp.Set(id, deadline)
+	}
+}
+
+// SetMetaLocked replaces the metadata of a live entry (TTL, version, tags),
+// keeping its value. It reports whether the key existed.
+func (sh *Shard) SetMetaLocked(db int, key []byte, h uint64, m Meta, now int64) bool {
+	pdb := sh.st.dbmap[db]
+	_, id, rec, ok := sh.lookup(pdb, key, h, now)
+	if !ok {
+		return false
+	}
+	old := recMeta(rec)
+	m.Type = old.Type
+	if old == m {
+		return true
+	}
+	sh.notifyLocked(pdb, key)
+	val := recValue(rec)
+	n := recordSize(&m, len(key), len(val))
+	oldRef := sh.refs[id]
+	oldSize := int64(allocSize(recSize(rec)))
+	sz := int64(allocSize(n))
+	if oldRef.class() != classBig && sz == oldSize && optSize(m.flags()) == optSize(old.flags()) {
+		writeRecord(rec[:n], pdb, &m, key, val)
+	} else {
+		r, nrec := sh.slabs.alloc(n)
+		writeRecord(nrec, pdb, &m, key, val)
+		sh.slabs.release(oldRef)
+		sh.refs[id] = r
+		sh.charge(sz - oldSize)
+	}
+	sh.updateTTLLocked(db, id, old.Deadline, m.Deadline)
+	sh.policy.Update(id, evict.Entry{Hash: h, Size: uint32(min(sz, 1<<32-1)), Deadline: m.Deadline})
+	return true
+}
+
+// DeleteLocked removes key for the given reason and reports whether it was
+// live.
+func (sh *Shard) DeleteLocked(db int, key []byte, h uint64, now int64, reason Reason) bool {
+	pos, id, rec, ok := sh.lookup(sh.st.dbmap[db], key, h, now)
+	if !ok {
+		return false
+	}
+	sh.removeLocked(pos, id, rec, reason, now)
+	return true
+}
+
+// removeLocked drops the entry with id at slot pos.
+func (sh *Shard) removeLocked(pos, id uint32, rec []byte, reason Reason, now int64) {
+	pdb := recDB(rec)
+	db := sh.st.logical(pdb)
+	m := recMeta(rec)
+	key := recKey(rec)
+	sh.notifyLocked(pdb, key)
+	if sh.st.hooks != nil {
+		sh.st.hooks.Removed(db, key, m, reason)
+	}
+	if m.Deadline != 0 {
+		sh.stats.Expires[db]--
+		sh.stats.TTLSum[db] -= m.Deadline - sh.base
+		sh.exp.Remove(id)
+		if reason == Expired && sh.st.lag != nil {
+			sh.st.lag(now - m.Deadline)
+		}
+	}
+	sh.stats.Keys[db]--
+	sh.stats.Removed[reason]++
+	sh.policy.Remove(id)
+	sz := int64(allocSize(recSize(rec)))
+	r := sh.refs[id]
+	sh.slabs.release(r)
+	sh.refs[id] = refFree
+	sh.freeIDs = append(sh.freeIDs, id)
+	sh.htDelete(pos)
+	sh.count--
+	sh.charge(-sz)
+}
+
+// removeIDLocked drops a live entry by id.
+func (sh *Shard) removeIDLocked(id uint32, reason Reason, now int64) {
+	sh.removeLocked(sh.posOf(id), id, sh.rec(id), reason, now)
+}
+
+// notifyLocked marks WATCH registrations of (pdb, key) dirty.
+func (sh *Shard) notifyLocked(pdb uint16, key []byte) {
+	if len(sh.watch) == 0 {
+		return
+	}
+	ws := sh.watch[watchKey(pdb, key)]
+	for _, w := range ws {
+		w.Dirty.Store(true)
+	}
+}
+
+func watchKey(pdb uint16, key []byte) string {
+	b := make([]byte, 2+len(key))
+	b[0], b[1] = byte(pdb), byte(pdb>>8)
+	copy(b[2:], key)
+	return string(b)
+}
+
+// WatchLocked registers w for key in logical database db.
+func (sh *Shard) WatchLocked(db int, key []byte, w *Watch) {
+	if sh.watch == nil {
+		sh.watch = make(map[string][]*Watch)
+	}
+	k := watchKey(sh.st.dbmap[db], key)
+	sh.watch[k] = append(sh.watch[k], w)
+}
+
+// UnwatchLocked removes w's registration for key.
+func (sh *Shard) UnwatchLocked(db int, key []byte, w *Watch) {
+	k := watchKey(sh.st.dbmap[db], key)
+	ws := sh.watch[k]
+	for i, x := range ws {
+		if x == w {
+			ws[i] = ws[len(ws)-1]
+			ws = ws[:len(ws)-1]
+			break
+		}
+	}
+	if len(ws) == 0 {
+		delete(sh.watch, k)
+	} else {
+		sh.watch[k] = ws
+	}
+}
+
+// dirtyAllLocked marks every watch on physical database pdb dirty (FLUSHDB,
+// SWAPDB).
+func (sh *Shard) dirtyAllLocked(pdb int) {
+	for k, ws := range sh.watch {
+		if pdb >= 0 && (int(k[0])|int(k[1])<<8) != pdb {
+			continue
+		}
+		for _, w := range ws {
+			w.Dirty.Store(true)
+		}
+	}
+}
+
+// FreqLocked and IdleLocked report what the eviction policy sees of key.
+func (sh *Shard) FreqLocked(db int, key []byte, h uint64, now int64) (freq int, tracked, found bool) {
+	_, id, _, ok := sh.lookup(sh.st.dbmap[db], key, h, now)
+	if !ok {
+		return 0, false, false
+	}
+	f, t := sh.policy.Freq(id)
+	return f, t, true
+}
+
+// IdleLocked returns the entry's idle time in milliseconds as the eviction
+// policy sees it.
+func (sh *Shard) IdleLocked(db int, key []byte, h uint64, now int64) (idleMs int64, tracked, found bool) {
+	_, id, _, ok := sh.lookup(sh.st.dbmap[db], key, h, now)
+	if !ok {
+		return 0, false, false
+	}
+	i, t := sh.policy.IdleMillis(id)
+	return i, t, true
+}
+
+// expireDueLocked removes up to max entries whose deadline passed.
+func (sh *Shard) expireDueLocked(now int64, max int) (int, bool) {
+	return sh.exp.Expired(now, max, func(id uint32, _ int64) {
+		rec := sh.rec(id)
+		// The index already dropped id; keep removeLocked from dropping it twice.
+		m := recMeta(rec)
+		if m.Deadline == 0 || m.Deadline > now {
+			// Stale schedule (should not happen): put it back.
+			if m.Deadline != 0 {
+				sh.exp.Set(id, m.Deadline)
+			}
+			return
+		}
+		sh.removeIDLocked(id, Expired, now)
+	})
+}

@@ -1,0 +1,196 @@
+package store
+
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
+// A ref addresses a record: the top 6 bits are the size class, the low 26 bits
+// the slot index within that class (or, for classBig, the index into the big
+// table). refFree marks an unused id.
+type ref uint32
+
+const (
+	refClassShift = 26
+	refIndexMask  = 1<<refClassShift - 1
+	classBig      = 63
+	refFree       = ref(0xFFFFFFFF)
+
+	pageSize = 16 << 10
+	// maxSlab is the largest record kept in slabs; larger records get their
+	// own allocation.
+	maxSlab = 1024
+)
+
+func mkRef(class, idx int) ref { return ref(uint32(class)<<refClassShift | uint32(idx)) }
+func (r ref) class() int       { return int(r >> refClassShift) }
+func (r ref) index() int       { return int(r & refIndexMask) }
+
+// classSizes are the slot sizes: steps of 8 bytes to 128, then steps of about
+// 1/8 of the size (rounded to 16) up to maxSlab. Rounding waste stays under
+// about 12%.
+var classSizes = func() []int {
+	var s []int
+	for n := 16; n <= 128; n += 8 {
+		s = append(s, n)
+	}
+	for n := 128; n < maxSlab; {
+		step := (n / 8) &^ 15
+		n += step
+		if n > maxSlab {
+			n = maxSlab
+		}
+		s = append(s, n)
+	}
+	return s
+}()
+
+// classFor maps a record size to its class index (the smallest class that
+// holds it); size must be ≤ maxSlab.
+var classIndex = func() [maxSlab/8 + 1]uint8 {
+	var t [maxSlab/8 + 1]uint8
+	c := 0
+	for i := range t {
+		n := i * 8
+		for classSizes[c] < n {
+			c++
+		}
+		t[i] = uint8(c)
+	}
+	return t
+}()
+
+func classFor(size int) int { return int(classIndex[(size+7)>>3]) }
+
+// slabClass holds the slots of one size. Free slots form a list threaded
+// through their first four bytes.
+type slabClass struct {
+	pages   [][]byte
+	perPage int
+	size    int
+	next    int    // slots handed out so far (bump allocation)
+	free    uint32 // head of the free list, index+1; 0 = empty
+	live    int
+}
+
+func (c *slabClass) slot(idx int) []byte {
+	p, o := idx/c.perPage, (idx%c.perPage)*c.size
+	return c.pages[p][o : o+c.size : o+c.size]
+}
+
+// alloc returns the index of a free slot; allocating a page when needed. It
+// reports the bytes of a newly allocated page (0 otherwise).
+func (c *slabClass) alloc() (int, int) {
+	c.live++
+	if c.free != 0 {
+		idx := int(c.free - 1)
+		c.free = binary.LittleEndian.Uint32(c.slot(idx))
+		return idx, 0
+	}
+	idx := c.next
+	if idx >= refIndexMask {
+		panic("BUG: slab class index overflow")
+	}
+	c.next++
+	if idx/c.perPage >= len(c.pages) {
+		c.pages = append(c.pages, make([]byte, c.perPage*c.size))
+		return idx, c.perPage * c.size
+	}
+	return idx, 0
+}
+
+func (c *slabClass) release(idx int) {
+	c.live--
+	binary.LittleEndian.PutUint32(c.slot(idx), c.free)
+	c.free = uint32(idx + 1)
+}
+
+// slabs is one shard's record allocator.
+type slabs struct {
+	classes []slabClass
+	big     [][]byte
+	bigFree []uint32
+	pageMem int64 // bytes of slab pages allocated
+}
+
+func newSlabs() slabs {
+	s := slabs{classes: make([]slabClass, len(classSizes))}
+	for i, n := range classSizes {
+		s.classes[i] = slabClass{size: n, perPage: pageSize / n}
+	}
+	return s
+}
+
+// allocSize is the number of bytes charged for a record of n bytes.
+func allocSize(n int) int {
+	if n <= maxSlab {
+		return classSizes[classFor(n)]
+	}
+	return bigAllocSize(n)
+}
+
+// bigAllocSize approximates the Go allocator's rounding for a large object
+// plus the slice header that points at it.
+func bigAllocSize(n int) int {
+	const page = 8192
+	if n <= 32768 {
+		// Go size classes above 1 KiB grow by roughly 1/8: charge that bound.
+		return n + n/8 + 24
+	}
+	return (n+page-1)/page*page + 24
+}
+
+// alloc returns a reference to a record of n bytes and the record's slice
+// (exactly n bytes long).
+func (s *slabs) alloc(n int) (ref, []byte) {
+	if n <= maxSlab {
+		ci := classFor(n)
+		c := &s.classes[ci]
+		idx, grown := c.alloc()
+		s.pageMem += int64(grown)
+		return mkRef(ci, idx), c.slot(idx)[:n]
+	}
+	b := make([]byte, n)
+	if k := len(s.bigFree); k > 0 {
+		idx := s.bigFree[k-1]
+		s.bigFree = s.bigFree[:k-1]
+		s.big[idx] = b
+		return mkRef(classBig, int(idx)), b
+	}
+	s.big = append(s.big, b)
+	return mkRef(classBig, len(s.big)-1), b
+}
+
+// get returns the record's full slot (at least the record's length).
+func (s *slabs) get(r ref) []byte {
+	if r.class() == classBig {
+		return s.big[r.index()]
+	}
+	return s.classes[r.class()].slot(r.index())
+}
+
+func (s *slabs) release(r ref) {
+	if r.class() == classBig {
+		s.big[r.index()] = nil
+		s.bigFree = append(s.bigFree, uint32(r.index()))
+		return
+	}
+	s.classes[r.class()].release(r.index())
+}
+
+// overhead is the memory of the allocator's own tables.
+func (s *slabs) overhead() int64 {
+	n := int64(cap(s.big))*24 + int64(cap(s.bigFree))*4
+	for i := range s.classes {
+		n += int64(cap(s.classes[i].pages)) * 24
+	}
+	return n
+}
+
+// nextPow2 returns the smallest power of two ≥ n (n ≥ 1).
+func nextPow2(n int) int {
+	if n <= 1 {
+		return 1
+	}
+	return 1 << bits.Len(uint(n-1))
+}

@@ -1,0 +1,625 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cachesrv/cachesrv/internal/evict"
+	"github.com/cachesrv/cachesrv/internal/expire"
+)
+
+// Hooks observe entries leaving or being replaced; they run under the
+// shard's lock and must not call back into the store's locking methods.
+type Hooks interface {
+	Removed(db int, key []byte, m Meta, r Reason)
+	Replaced(db int, key []byte, old Meta)
+}
+
+// Options configure a Store.
+type Options struct {
+	Shards       int    // power of two; default 64
+	Databases    int    // default 16
+	MaxMemory    int64  // bytes; 0 = unlimited
+	Policy       string // eviction policy name; default evict.Default
+	LFULogFactor int
+	LFUDecayTime int
+	Clock        expire.Clock
+	Hooks        Hooks
+	// Lag, when set, receives the expiration lag (reclaim time minus
+	// deadline, ms) of every expired entry. It runs under a shard lock.
+	Lag func(ms int64)
+}
+
+// Store is the sharded keyspace. Its methods are safe for concurrent use.
+type Store struct {
+	opts   Options
+	seed   maphash.Seed
+	shards []Shard
+	mask   uint64
+	clock  expire.Clock
+
+	// dbmap maps logical to physical databases, dbrev the reverse. Both
+	// change only while every shard is locked (SWAPDB), so reading them
+	// under any shard lock is safe.
+	dbmap []uint16
+	dbrev []uint16
+
+	maxmemory  atomic.Int64
+	used       atomic.Int64
+	slack      int64
+	policyName atomic.Value // string
+	evictOpts  evict.Options
+	hooks      Hooks
+	lag        func(int64)
+
+	evictCursor atomic.Uint32
+	allMu       sync.Mutex // serialises LockAll callers
+}
+
+// New builds a store, validating its options.
+func New(o Options) (*Store, error) {
+	if o.Shards == 0 {
+		o.Shards = 64
+	}
+	if o.Shards < 1 || o.Shards&(o.Shards-1) != 0 || o.Shards > 1<<16 {
+		return nil, fmt.Errorf("shards must be a power of two between 1 and 65536, got %d", o.Shards)
+	}
+	if o.Databases == 0 {
+		o.Databases = 16
+	}
+	if o.Databases < 1 || o.Databases > 1<<16 {
+		return nil, fmt.Errorf("databases must be between 1 and 65536, got %d", o.Databases)
+	}
+	if o.Policy == "" {
+		o.Policy = evict.Default
+	}
+	if o.Clock == nil {
+		o.Clock = expire.System
+	}
+	st := &Store{
+		opts:   o,
+		seed:   maphash.MakeSeed(),
+		shards: make([]Shard, o.Shards),
+		mask:   uint64(o.Shards - 1),
+		clock:  o.Clock,
+		hooks:  o.Hooks,
+		lag:    o.Lag,
+		dbmap:  make([]uint16, o.Databases),
+		dbrev:  make([]uint16, o.Databases),
+	}
+	for i := range st.dbmap {
+		st.dbmap[i] = uint16(i)
+		st.dbrev[i] = uint16(i)
+	}
+	st.evictOpts = evict.Options{
+		LFULogFactor: o.LFULogFactor,
+		LFUDecayTime: o.LFUDecayTime,
+		Now:          func() int64 { return st.clock.Now().UnixMilli() },
+	}
+	if _, err := evict.New(o.Policy, st.evictOpts); err != nil {
+		return nil, err
+	}
+	st.policyName.Store(o.Policy)
+	st.setMax(o.MaxMemory)
+	now := st.NowMs()
+	for i := range st.shards {
+		st.shards[i].init(st, i, now)
+	}
+	return st, nil
+}
+
+func (st *Store) setMax(max int64) {
+	st.maxmemory.Store(max)
+	// Shards report to the shared counter in steps: large enough to keep the
+	// counter off the hot path, small enough to bound the error.
+	slack := int64(64 << 10)
+	if max > 0 {
+		if s := max / int64(len(st.shards)) / 16; s < slack {
+			slack = s
+		}
+	}
+	st.slack = max64(slack, 1024)
+}
+
+func max64(a, b int64) int64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+func (st *Store) newPolicy(name string) evict.Policy {
+	o := st.evictOpts
+	if max := st.maxmemory.Load(); max > 0 {
+		o.Capacity = max / int64(len(st.shards))
+	}
+	p, err := evict.New(name, o)
+	if err != nil {
+		panic("BUG: policy validated at New: " + err.Error())
+	}
+	return p
+}
+
+// NowMs reads the store's clock in unix milliseconds.
+func (st *Store) NowMs() int64 { return st.clock.Now().UnixMilli() }
+
+// Clock returns the store's clock.
+func (st *Store) Clock() expire.Clock { return st.clock }
+
+// Databases returns the number of logical databases.
+func (st *Store) Databases() int { return len(st.dbmap) }
+
+// NumShards returns the number of shards.
+func (st *Store) NumShards() int { return len(st.shards) }
+
+// Hash returns the key's 64-bit hash; it picks the shard and is passed to
+// the shard's methods.
+func (st *Store) Hash(key []byte) uint64 { return maphash.Bytes(st.seed, key) }
+
+func (st *Store) hash(key []byte) uint64 { return maphash.Bytes(st.seed, key) }
+
+// ShardFor returns the shard that holds keys with hash h.
+func (st *Store) ShardFor(h uint64) *Shard { return &st.shards[h&st.mask] }
+
+// Shard returns shard i.
+func (st *Store) Shard(i int) *Shard { return &st.shards[i] }
+
+func (st *Store) logical(pdb uint16) int { return int(st.dbrev[pdb]) }
+
+// LockAll locks every shard in index order (transactions, FLUSH*, SWAPDB).
+func (st *Store) LockAll() {
+	st.allMu.Lock()
+	for i := range st.shards {
+		st.shards[i].mu.Lock()
+	}
+}
+
+// UnlockAll undoes LockAll.
+func (st *Store) UnlockAll() {
+	for i := range st.shards {
+		st.shards[i].mu.Unlock()
+	}
+	st.allMu.Unlock()
+}
+
+// LockShards locks the shards with the given indexes, which must be sorted
+// and free of duplicates (see SortShards).
+func (st *Store) LockShards(idx []int) {
+	for _, i := range idx {
+		st.shards[i].mu.Lock()
+	}
+}
+
+// UnlockShards undoes LockShards.
+func (st *Store) UnlockShards(idx []int) {
+	for _, i := range idx {
+		st.shards[i].mu.Unlock()
+	}
+}
+
+// MaxMemory returns the memory bound in bytes (0 = none).
+func (st *Store) MaxMemory() int64 { return st.maxmemory.Load() }
+
+// SetMaxMemory changes the memory bound; the next writes evict down to it.
+func (st *Store) SetMaxMemory(max int64) {
+	st.LockAll()
+	defer st.UnlockAll()
+	st.setMax(max)
+	c := int64(0)
+	if max > 0 {
+		c = max / int64(len(st.shards))
+	}
+	for i := range st.shards {
+		st.shards[i].policy.SetCapacity(c)
+	}
+}
+
+// Policy returns the eviction policy's name.
+func (st *Store) Policy() string { return st.policyName.Load().(string) }
+
+// SetPolicy switches the eviction policy of every shard, handing the live
+// entries to the new policy.
+func (st *Store) SetPolicy(name string) error {
+	if _, err := evict.New(name, st.evictOpts); err != nil {
+		return err
+	}
+	st.LockAll()
+	defer st.UnlockAll()
+	st.policyName.Store(name)
+	for i := range st.shards {
+		sh := &st.shards[i]
+		p := st.newPolicy(name)
+		for id, r := range sh.refs {
+			if r == refFree {
+				continue
+			}
+			rec := sh.slabs.get(r)
+			p.Insert(uint32(id), evict.Entry{
+				Hash:     st.hash(recKey(rec)),
+				Size:     uint32(min(allocSize(recSize(rec)), 1<<32-1)),
+				Deadline: recDeadline(rec),
+			})
+		}
+		sh.policy = p
+		sh.publishLocked()
+	}
+	return nil
+}
+
+// SetLFU changes the LFU parameters for policies created from now on and
+// switches the current policy anew so they apply.
+func (st *Store) SetLFU(logFactor, decayTime int) error {
+	st.evictOpts.LFULogFactor = logFactor
+	st.evictOpts.LFUDecayTime = decayTime
+	return st.SetPolicy(st.Policy())
+}
+
+// UsedMemory sums the exact memory figures of all shards.
+func (st *Store) UsedMemory() int64 {
+	var n int64
+	for i := range st.shards {
+		n += st.shards[i].used.Load()
+	}
+	return n
+}
+
+// OverLimit reports whether the (step-wise) memory counter exceeds the
+// bound.
+func (st *Store) OverLimit() bool {
+	max := st.maxmemory.Load()
+	return max > 0 && st.used.Load() > max
+}
+
+// ErrOOM is returned by Evict when it cannot get under the bound.
+var ErrOOM = errors.New("OOM command not allowed when used memory > 'maxmemory'.")
+
+// Evict removes entries chosen by the eviction policy until memory is
+// under the bound, starting with shard start and moving on round-robin. It
+// does bounded work: at most maxVictims entries per call. It returns the
+// number evicted and ErrOOM when the store is still over the bound and
+// nothing more can be evicted.
+func (st *Store) Evict(start int) (int, error) {
+	const maxVictims = 256
+	max := st.maxmemory.Load()
+	if max <= 0 {
+		return 0, nil
+	}
+	now := st.NowMs()
+	evicted, empty := 0, 0
+	n := len(st.shards)
+	for i := 0; evicted < maxVictims && empty < n; i++ {
+		sh := &st.shards[(start+i)&int(st.mask)]
+		sh.mu.Lock()
+		freed := 0
+		for evicted < maxVictims {
+			if st.used.Load()+sh.pending <= max {
+				break
+			}
+			id, ok := sh.policy.Victim()
+			if !ok {
+				break
+			}
+			sh.removeIDLocked(id, Evicted, now)
+			evicted++
+			freed++
+		}
+		sh.publishLocked()
+		sh.mu.Unlock()
+		if st.used.Load() <= max {
+			return evicted, nil
+		}
+		if freed == 0 {
+			empty++
+		} else {
+			empty = 0
+		}
+	}
+	if st.used.Load() <= max {
+		return evicted, nil
+	}
+	if evicted > 0 {
+		// Progress was made; the next write continues.
+		return evicted, nil
+	}
+	return evicted, ErrOOM
+}
+
+// ExpireShard implements expire.Target: it removes up to max due entries
+// of shard i.
+func (st *Store) ExpireShard(i int, nowMs int64, max int) (int, bool) {
+	sh := &st.shards[i]
+	sh.mu.Lock()
+	n, more := sh.expireDueLocked(nowMs, max)
+	sh.mu.Unlock()
+	return n, more
+}
+
+// Stats are the store's counters summed over shards.
+type Stats struct {
+	Keys, Expires []int64 // per logical database
+	Hits, Misses  []uint64
+	Removed       [numReasons]uint64
+	UsedMemory    int64
+	MaxMemory     int64
+	Entries       int64
+	AvgTTL        []int64 // mean remaining TTL (ms) of entries with a TTL, per db
+}
+
+// Removed returns the removals for reason r.
+func (s *Stats) RemovedBy(r Reason) uint64 { return s.Removed[r] }
+
+// Stats sums the shards' counters, locking each shard in turn.
+func (st *Store) Stats(held bool) Stats {
+	n := len(st.dbmap)
+	s := Stats{
+		Keys: make([]int64, n), Expires: make([]int64, n),
+		Hits: make([]uint64, n), Misses: make([]uint64, n),
+		AvgTTL:    make([]int64, n),
+		MaxMemory: st.maxmemory.Load(),
+	}
+	now := st.NowMs()
+	ttlSum := make([]float64, n)
+	for i := range st.shards {
+		sh := &st.shards[i]
+		sh.lock(held)
+		for db := 0; db < n; db++ {
+			s.Keys[db] += sh.stats.Keys[db]
+			s.Expires[db] += sh.stats.Expires[db]
+			s.Hits[db] += sh.stats.Hits[db]
+			s.Misses[db] += sh.stats.Misses[db]
+		}
+		for r := range s.Removed {
+			s.Removed[r] += sh.stats.Removed[r]
+		}
+		for db := 0; db < n; db++ {
+			if c := sh.stats.Expires[db]; c > 0 {
+				ttlSum[db] += float64(sh.stats.TTLSum[db]) + float64(c)*float64(sh.base-now)
+			}
+		}
+		s.Entries += int64(sh.count)
+		s.UsedMemory += sh.used.Load()
+		sh.unlock(held)
+	}
+	for db := range s.AvgTTL {
+		if s.Expires[db] > 0 {
+			s.AvgTTL[db] = max(int64(ttlSum[db]/float64(s.Expires[db])), 0)
+		}
+	}
+	return s
+}
+
+// ResetStats zeroes hit and miss counters (CONFIG RESETSTAT).
+func (st *Store) ResetStats() {
+	for i := range st.shards {
+		sh := &st.shards[i]
+		sh.mu.Lock()
+		clear(sh.stats.Hits)
+		clear(sh.stats.Misses)
+		sh.stats.Removed = [numReasons]uint64{}
+		sh.mu.Unlock()
+	}
+}
+
+// DBSize returns the number of entries in logical database db (expired
+// entries not yet reclaimed included, like Redis).
+func (st *Store) DBSize(db int, held bool) int64 {
+	var n int64
+	for i := range st.shards {
+		sh := &st.shards[i]
+		sh.lock(held)
+		n += sh.stats.Keys[db]
+		sh.unlock(held)
+	}
+	return n
+}
+
+// FlushDBLocked removes every entry of logical database db; the caller
+// holds all shard locks. It returns the number removed.
+func (st *Store) FlushDBLocked(db int) int {
+	now := st.NowMs()
+	pdb := st.dbmap[db]
+	n := 0
+	for i := range st.shards {
+		sh := &st.shards[i]
+		sh.dirtyAllLocked(int(pdb))
+		if len(st.dbmap) == 1 || sh.stats.Keys[db] == int64(sh.count) {
+			n += sh.count
+			sh.resetLocked(Deleted, now)
+			continue
+		}
+		for id, r := range sh.refs {
+			if r == refFree {
+				continue
+			}
+			if rec := sh.slabs.get(r); recDB(rec) == pdb {
+				sh.removeIDLocked(uint32(id), Deleted, now)
+				n++
+			}
+		}
+		sh.publishLocked()
+	}
+	return n
+}
+
+// FlushAllLocked removes every entry; the caller holds all shard locks.
+func (st *Store) FlushAllLocked() int {
+	now := st.NowMs()
+	n := 0
+	for i := range st.shards {
+		sh := &st.shards[i]
+		sh.dirtyAllLocked(-1)
+		n += sh.count
+		sh.resetLocked(Deleted, now)
+	}
+	return n
+}
+
+// resetLocked empties the shard, keeping its counters, watches and stats.
+func (sh *Shard) resetLocked(reason Reason, now int64) {
+	if sh.st.hooks != nil {
+		for id, r := range sh.refs {
+			if r == refFree {
+				continue
+			}
+			rec := sh.slabs.get(r)
+			sh.st.hooks.Removed(sh.st.logical(recDB(rec)), recKey(rec), recMeta(rec), reason)
+			_ = id
+		}
+	}
+	sh.stats.Removed[reason] += uint64(sh.count)
+	hits, misses, removed, watch := sh.stats.Hits, sh.stats.Misses, sh.stats.Removed, sh.watch
+	sh.stats = ShardStats{}
+	sh.stats.Hits, sh.stats.Misses, sh.stats.Removed = hits, misses, removed
+	sh.init(sh.st, sh.idx, now)
+	sh.watch = watch
+}
+
+// SwapDBLocked swaps logical databases a and b; the caller holds all shard
+// locks.
+func (st *Store) SwapDBLocked(a, b int) {
+	if a == b {
+		return
+	}
+	pa, pb := st.dbmap[a], st.dbmap[b]
+	st.dbmap[a], st.dbmap[b] = pb, pa
+	st.dbrev[pa], st.dbrev[pb] = uint16(b), uint16(a)
+	for i := range st.shards {
+		sh := &st.shards[i]
+		sh.dirtyAllLocked(int(pa))
+		sh.dirtyAllLocked(int(pb))
+		sh.stats.Keys[a], sh.stats.Keys[b] = sh.stats.Keys[b], sh.stats.Keys[a]
+		sh.stats.Expires[a], sh.stats.Expires[b] = sh.stats.Expires[b], sh.stats.Expires[a]
+		sh.stats.TTLSum[a], sh.stats.TTLSum[b] = sh.stats.TTLSum[b], sh.stats.TTLSum[a]
+		sh.stats.Hits[a], sh.stats.Hits[b] = sh.stats.Hits[b], sh.stats.Hits[a]
+		sh.stats.Misses[a], sh.stats.Misses[b] = sh.stats.Misses[b], sh.stats.Misses[a]
+	}
+}
+
+// Scan visits live keys of logical database db starting at cursor, calling
+// fn for each (key is valid only during the call; fn must not use the
+// store). It visits about count entries and returns the next cursor, 0 when
+// the scan is complete. Every key present for the whole scan is returned
+// exactly once: the cursor walks entry ids, which never move.
+func (st *Store) Scan(db int, cursor uint64, count int, held bool, fn func(key []byte, typ uint8)) uint64 {
+	if count < 1 {
+		count = 10
+	}
+	shardIdx := int(cursor >> 32)
+	id := uint32(cursor)
+	now := st.NowMs()
+	emitted, visited := 0, 0
+	for shardIdx < len(st.shards) {
+		sh := &st.shards[shardIdx]
+		sh.lock(held)
+		pdb := st.dbmap[db]
+		for int(id) < len(sh.refs) {
+			r := sh.refs[id]
+			cur := id
+			id++
+			visited++
+			if r != refFree {
+				rec := sh.slabs.get(r)
+				if recDB(rec) == pdb {
+					if d := recDeadline(rec); d != 0 && d <= now {
+						sh.removeIDLocked(cur, Expired, now)
+					} else {
+						fn(recKey(rec), recType(rec))
+						emitted++
+					}
+				}
+			}
+			if emitted >= count || visited >= count*16 {
+				sh.unlock(held)
+				if int(id) >= len(sh.refs) {
+					shardIdx, id = shardIdx+1, 0
+					if shardIdx >= len(st.shards) {
+						return 0
+					}
+				}
+				return uint64(shardIdx)<<32 | uint64(id)
+			}
+		}
+		sh.unlock(held)
+		shardIdx, id = shardIdx+1, 0
+	}
+	return 0
+}
+
+func (sh *Shard) lock(held bool) {
+	if !held {
+		sh.mu.Lock()
+	}
+}
+
+func (sh *Shard) unlock(held bool) {
+	if !held {
+		sh.mu.Unlock()
+	}
+}
+
+// RandomKey returns a random live key of logical database db (appended to
+// dst) or ok=false when the database is empty.
+func (st *Store) RandomKey(db int, dst []byte, rnd uint64, held bool) ([]byte, bool) {
+	now := st.NowMs()
+	n := len(st.shards)
+	for tries := 0; tries < n*4; tries++ {
+		rnd = rnd*6364136223846793005 + 1442695040888963407
+		sh := &st.shards[int(rnd>>33)%n]
+		sh.lock(held)
+		if sh.stats.Keys[db] > 0 && len(sh.refs) > 0 {
+			pdb := st.dbmap[db]
+			for k := 0; k < 64; k++ {
+				rnd = rnd*6364136223846793005 + 1442695040888963407
+				r := sh.refs[int(rnd>>33)%len(sh.refs)]
+				if r == refFree {
+					continue
+				}
+				rec := sh.slabs.get(r)
+				if recDB(rec) != pdb {
+					continue
+				}
+				if d := recDeadline(rec); d != 0 && d <= now {
+					continue
+				}
+				dst = append(dst, recKey(rec)...)
+				sh.unlock(held)
+				return dst, true
+			}
+		}
+		sh.unlock(held)
+	}
+	// Sparse database: fall back to a walk.
+	var found bool
+	cursor := uint64(0)
+	for {
+		cursor = st.Scan(db, cursor, 64, held, func(key []byte, _ uint8) {
+			if !found {
+				dst = append(dst, key...)
+				found = true
+			}
+		})
+		if found || cursor == 0 {
+			return dst, found
+		}
+	}
+}
+
+// SortShards turns a list of shard indexes into a sorted set, in place.
+func SortShards(idx []int) []int {
+	// insertion sort: the lists are short
+	for i := 1; i < len(idx); i++ {
+		for j := i; j > 0 && idx[j] < idx[j-1]; j-- {
+			idx[j], idx[j-1] = idx[j-1], idx[j]
+		}
+	}
+	out := idx[:0]
+	for _, v := range idx {
+		if len(out) == 0 || v != out[len(out)-1] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
