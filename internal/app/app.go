@@ -199,6 +199,13 @@ func (b *configBackend) Get(pattern string) [][2]string {
 			out = append(out, [2]string{name, v})
 		}
 	}
+	// Read-only Redis settings that tools such as redis-benchmark query:
+	// cachesrv keeps no persistence.
+	for _, kv := range [][2]string{{"save", ""}, {"appendonly", "no"}} {
+		if config.Glob(pattern, kv[0], true) {
+			out = append(out, kv)
+		}
+	}
 	return out
 }
 

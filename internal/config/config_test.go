@@ -171,6 +171,12 @@ func TestGet(t *testing.T) {
 			t.Errorf("Get(%q) = %q, %v; want %q, true", name, got, ok, want)
 		}
 	}
+	if p, ok := Lookup("MaxMemory-Policy"); !ok || p.Name != "maxmemory-policy" || !p.Mutable {
+		t.Errorf("Lookup(MaxMemory-Policy) = %+v, %v", p, ok)
+	}
+	if _, ok := Lookup("no-such-setting"); ok {
+		t.Error("Lookup(unknown) succeeded")
+	}
 	if v, ok := c.Get("no-such-setting"); ok || v != "" {
 		t.Errorf("Get(unknown) = %q, %v", v, ok)
 	}

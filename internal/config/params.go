@@ -55,6 +55,17 @@ func Params() []Param {
 	return out
 }
 
+// Lookup returns the description of the named setting; the name is matched
+// case-insensitively, as CONFIG GET/SET do, and Param.Name is the canonical
+// lower-case spelling to dispatch on after a successful Set.
+func Lookup(name string) (Param, bool) {
+	p := lookup(name)
+	if p == nil {
+		return Param{}, false
+	}
+	return p.Param, true
+}
+
 // Get returns the value of the named setting (case-insensitive) formatted
 // like Redis's CONFIG GET: byte sizes as plain integers, booleans as yes/no,
 // Redis's second-valued settings as integers, lists space-separated. It

@@ -23,8 +23,7 @@ type fakeStore struct {
 	calls    []int // shard of each ExpireShard call
 	badMax   int   // a max other than the expected batch, if any
 	batch    int
-	lastLag  int64
-	reclaims int
+	maxLag   int64 // ms
 }
 
 type fakeShard struct {
@@ -42,23 +41,28 @@ func newFakeStore(shards, batch int, now int64) *fakeStore {
 
 func (f *fakeStore) NumShards() int { return len(f.shards) }
 
-func (f *fakeStore) ExpireShard(i int, nowMs int64, max int) (int, bool) {
+func (f *fakeStore) ExpireShard(i int, nowMs int64, limit int) (int, bool) {
 	sh := &f.shards[i]
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	n, more := sh.x.Expired(nowMs, max, func(_ uint32, d int64) {
+	maxLag := int64(0)
+	n, more := sh.x.Expired(nowMs, limit, func(_ uint32, d int64) {
 		// Lag from the real (virtual) clock, as the store measures it.
-		f.lag.Observe(time.Now().UnixMilli() - d)
+		lag := time.Now().UnixMilli() - d
+		f.lag.Observe(lag)
+		maxLag = max(maxLag, lag)
 	})
+	sh.mu.Unlock()
+	// Charge the work after unlocking: a goroutine blocked on a mutex is not
+	// durably blocked, so sleeping under the lock could stall the bubble.
 	if f.perKey > 0 && n > 0 {
 		time.Sleep(time.Duration(n) * f.perKey)
 	}
 	f.mu.Lock()
 	f.calls = append(f.calls, i)
-	if max != f.batch {
-		f.badMax = max
+	if limit != f.batch {
+		f.badMax = limit
 	}
-	f.reclaims += n
+	f.maxLag = max(f.maxLag, maxLag)
 	f.mu.Unlock()
 	return n, more
 }
@@ -166,8 +170,13 @@ func TestSweeperSpreadTTLs(t *testing.T) {
 		if share := float64(st.CPU) / float64(window); share > 0.15 {
 			t.Fatalf("sweeper used %.1f%% of a core", 100*share)
 		}
-		if p99 := f.lag.Quantile(0.99); p99 > 0.15 {
-			t.Fatalf("p99 lag %.3f s, want <= one cycle", p99)
+		// A key waits for the next cycle (100 ms) and its shard's turn in
+		// it (the cycle's ~11 ms of work).
+		if f.maxLag > 125 {
+			t.Fatalf("max lag %d ms, want <= one cycle period plus its work", f.maxLag)
+		}
+		if p50 := f.lag.Quantile(0.5); p50 > 0.1 {
+			t.Fatalf("median lag %.3f s", p50)
 		}
 		if f.badMax != 0 {
 			t.Fatalf("ExpireShard called with max %d, want %d", f.badMax, f.batch)
@@ -229,6 +238,8 @@ func TestSweeperBacklog(t *testing.T) {
 					time.Sleep(time.Millisecond)
 				}
 				took := time.Since(began)
+				time.Sleep(50 * time.Millisecond) // let the last cycle end
+				synctest.Wait()
 				st := s.Stats()
 
 				if st.TimeCapReached == 0 {

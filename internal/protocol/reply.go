@@ -11,16 +11,16 @@ import (
 // (maps, sets, nulls, doubles, booleans, verbatim strings) are written here
 // and fall back to their RESP2 forms on RESP2 connections, as Redis does.
 
-func (c *Client) addOK()               { c.out = redcon.AppendOK(c.out) }
-func (c *Client) addSimple(s string)   { c.out = redcon.AppendString(c.out, s) }
-func (c *Client) addInt(n int64)       { c.out = redcon.AppendInt(c.out, n) }
-func (c *Client) addBulk(b []byte)     { c.out = redcon.AppendBulk(c.out, b) }
-func (c *Client) addBulkStr(s string)  { c.out = redcon.AppendBulkString(c.out, s) }
-func (c *Client) addArray(n int)       { c.out = redcon.AppendArray(c.out, n) }
-func (c *Client) addBulkInt(n int64)   { c.addBulk(strconv.AppendInt(c.scratch[:0], n, 10)) }
-func (c *Client) addRaw(b []byte)      { c.out = append(c.out, b...) }
-func (c *Client) addQueued()           { c.out = append(c.out, "+QUEUED\r\n"...) }
-func (c *Client) addEmptyArray()       { c.out = append(c.out, "*0\r\n"...) }
+func (c *Client) addOK()              { c.out = redcon.AppendOK(c.out) }
+func (c *Client) addSimple(s string)  { c.out = redcon.AppendString(c.out, s) }
+func (c *Client) addInt(n int64)      { c.out = redcon.AppendInt(c.out, n) }
+func (c *Client) addBulk(b []byte)    { c.out = redcon.AppendBulk(c.out, b) }
+func (c *Client) addBulkStr(s string) { c.out = redcon.AppendBulkString(c.out, s) }
+func (c *Client) addArray(n int)      { c.out = redcon.AppendArray(c.out, n) }
+func (c *Client) addBulkInt(n int64)  { c.addBulk(strconv.AppendInt(c.scratch[:0], n, 10)) }
+func (c *Client) addRaw(b []byte)     { c.out = append(c.out, b...) }
+func (c *Client) addQueued()          { c.out = append(c.out, "+QUEUED\r\n"...) }
+func (c *Client) addEmptyArray()      { c.out = append(c.out, "*0\r\n"...) }
 func (c *Client) addBulkStrs(ss ...string) {
 	c.addArray(len(ss))
 	for _, s := range ss {

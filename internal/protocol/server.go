@@ -230,7 +230,7 @@ func (s *Server) serveClient(c *Client) {
 	defer s.wg.Done()
 	defer func() {
 		c.release()
-		c.nc.Close()
+		c.closeGracefully()
 		s.mu.Lock()
 		delete(s.clients, c)
 		s.mu.Unlock()
@@ -291,6 +291,22 @@ func (s *Server) serveClient(c *Client) {
 }
 
 const flushThreshold = 64 << 10
+
+// closeGracefully half-closes the connection and discards what the client
+// still sends for a moment before closing. Closing a socket with unread
+// input makes the kernel send a reset, which can destroy replies the client
+// has not read yet (after QUIT, a protocol error, or during shutdown).
+func (c *Client) closeGracefully() {
+	tc, ok := c.nc.(*net.TCPConn)
+	if !ok || c.killed.Load() {
+		c.nc.Close()
+		return
+	}
+	tc.CloseWrite()
+	tc.SetReadDeadline(time.Now().Add(250 * time.Millisecond))
+	io.CopyN(io.Discard, tc, 8<<20)
+	tc.Close()
+}
 
 // flush writes the pending replies; false means the connection is gone.
 func (c *Client) flush() bool {

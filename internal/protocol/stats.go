@@ -89,16 +89,16 @@ type CommandStats struct {
 
 // ServerStats is a snapshot for INFO and metrics.
 type ServerStats struct {
-	Commands            []CommandStats // only commands called at least once
-	Errors              map[string]uint64
-	Connections         int
-	Accepted, Rejected  int64
-	NetIn, NetOut       int64
-	Panics              int64
-	QueryLimitClosed    int64
-	UptimeSeconds       int64
-	TotalCommands       uint64
-	SlowlogLen          int
+	Commands           []CommandStats // only commands called at least once
+	Errors             map[string]uint64
+	Connections        int
+	Accepted, Rejected int64
+	NetIn, NetOut      int64
+	Panics             int64
+	QueryLimitClosed   int64
+	UptimeSeconds      int64
+	TotalCommands      uint64
+	SlowlogLen         int
 }
 
 // Stats returns a snapshot of the server's counters.
@@ -175,12 +175,12 @@ type slowlog struct {
 }
 
 type slowEntry struct {
-	id       int64
-	at       int64
-	us       int64
-	args     []string
-	addr     string
-	name     string
+	id   int64
+	at   int64
+	us   int64
+	args []string
+	addr string
+	name string
 }
 
 func (l *slowlog) configure(slowerUs int64, n int) {

@@ -104,14 +104,14 @@ func writeRecord(rec []byte, db uint16, m *Meta, key, val []byte) []byte {
 	return rec[p : p+len(val)]
 }
 
-func recDB(rec []byte) uint16   { return binary.LittleEndian.Uint16(rec[2:]) }
-func recKLen(rec []byte) int    { return int(binary.LittleEndian.Uint32(rec[4:])) }
-func recVLen(rec []byte) int    { return int(binary.LittleEndian.Uint32(rec[8:])) }
-func recType(rec []byte) uint8  { return rec[1] }
-func recFlags(rec []byte) byte  { return rec[0] }
-func recKeyOff(rec []byte) int  { return hdrSize + optSize(rec[0]) }
-func recSize(rec []byte) int    { return recKeyOff(rec) + recKLen(rec) + recVLen(rec) }
-func recKey(rec []byte) []byte  { o := recKeyOff(rec); return rec[o : o+recKLen(rec)] }
+func recDB(rec []byte) uint16  { return binary.LittleEndian.Uint16(rec[2:]) }
+func recKLen(rec []byte) int   { return int(binary.LittleEndian.Uint32(rec[4:])) }
+func recVLen(rec []byte) int   { return int(binary.LittleEndian.Uint32(rec[8:])) }
+func recType(rec []byte) uint8 { return rec[1] }
+func recFlags(rec []byte) byte { return rec[0] }
+func recKeyOff(rec []byte) int { return hdrSize + optSize(rec[0]) }
+func recSize(rec []byte) int   { return recKeyOff(rec) + recKLen(rec) + recVLen(rec) }
+func recKey(rec []byte) []byte { o := recKeyOff(rec); return rec[o : o+recKLen(rec)] }
 func recValue(rec []byte) []byte {
 	o := recKeyOff(rec) + recKLen(rec)
 	return rec[o : o+recVLen(rec)]

@@ -3,6 +3,7 @@ package integration
 import (
 	"io"
 	"strconv"
+	"sync"
 )
 
 func itoa(n int) string { return strconv.Itoa(n) }
@@ -13,3 +14,9 @@ func atoi(s string) int {
 }
 
 func ioReadFull(r io.Reader, b []byte) (int, error) { return io.ReadFull(r, b) }
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
