@@ -20,6 +20,7 @@ import (
 	"github.com/cachesrv/cachesrv/internal/expire"
 	"github.com/cachesrv/cachesrv/internal/protocol"
 	"github.com/cachesrv/cachesrv/internal/store"
+	"github.com/cachesrv/cachesrv/internal/tags"
 )
 
 // Version is set at build time with -ldflags "-X ...app.Version=...".
@@ -31,6 +32,7 @@ type App struct {
 	Server  *protocol.Server
 	Sweeper *expire.Sweeper
 	Lag     *expire.LagHistogram
+	Tags    *tags.Index
 	Log     *slog.Logger
 
 	level *slog.LevelVar
@@ -67,6 +69,7 @@ func New(cfg *config.Config, log *slog.Logger, level *slog.LevelVar) (*App, erro
 		return nil, fmt.Errorf("build store: %w", err)
 	}
 	a.Store = st
+	a.Tags = tags.New(st, tags.Options{MaxPerKey: cfg.TagsMaxPerKey, MaxLen: cfg.TagMaxLen})
 	a.Sweeper = expire.NewSweeper(st, expire.SweeperOptions{Hz: cfg.Hz, Effort: cfg.ActiveExpireEffort, Clock: expire.System})
 	port := cfg.Port
 	a.Server = protocol.New(protocol.Options{
@@ -86,6 +89,7 @@ func New(cfg *config.Config, log *slog.Logger, level *slog.LevelVar) (*App, erro
 		Info:             a.info,
 		Shutdown:         a.Stop,
 	})
+	a.Server.SetTags(a.Tags)
 	setMemoryLimit(cfg.MaxMemory)
 	return a, nil
 }
@@ -129,6 +133,13 @@ func (a *App) Run(ctx context.Context, lns []net.Listener, metricsLn net.Listene
 		defer wg.Done()
 		if err := a.Sweeper.Run(sweepCtx); err != nil {
 			errs <- fmt.Errorf("expiry sweeper: %w", err)
+		}
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := a.Tags.Run(sweepCtx); err != nil {
+			errs <- fmt.Errorf("tag reclaimer: %w", err)
 		}
 	}()
 	var hs *http.Server
@@ -271,6 +282,8 @@ func (a *App) apply(name string, c *config.Config) error {
 		a.Server.SetExpireJitter(c.ExpireJitter)
 	case "log-level":
 		a.level.Set(c.SlogLevel())
+	case "tags-max-per-key", "tag-max-len":
+		a.Tags.SetLimits(c.TagsMaxPerKey, c.TagMaxLen)
 	}
 	return nil
 }
@@ -293,6 +306,21 @@ func (a *App) info(section string) []protocol.InfoField {
 			f("expire_lag_p50_seconds", strconv.FormatFloat(a.Lag.Quantile(0.5), 'f', 4, 64)),
 			f("expire_lag_p99_seconds", strconv.FormatFloat(a.Lag.Quantile(0.99), 'f', 4, 64)),
 			f("expire_jitter", strconv.FormatFloat(a.Config().ExpireJitter, 'f', -1, 64)),
+		}
+	case "tags":
+		ts := a.Tags.Stats()
+		return []protocol.InfoField{
+			f("tags", ts.Tags),
+			f("tagged_keys", ts.TaggedKeys),
+			f("tag_index_bytes", ts.IndexBytes),
+			f("invalidations", ts.Invalidations),
+			f("soft_invalidations", ts.SoftInvalidations),
+			f("keys_invalidated_by_tag", ts.KeysInvalidatedByTag),
+			f("keys_invalidated_by_dependency", ts.KeysInvalidatedByDep),
+			f("dependency_invalidations", ts.DependencyBumps),
+			f("version_rejections", ts.VersionRejections),
+			f("reclaimed_keys", ts.Reclaimed),
+			f("reclaim_pending", ts.PendingReclaimEntries),
 		}
 	case "eviction":
 		st := a.Store.Stats(false)

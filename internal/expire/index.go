@@ -35,7 +35,7 @@ const (
 )
 
 // MaxID is the largest entry id an Index accepts.
-const MaxID = bucketRef - 2
+const MaxID = 1<<31 - 2 // bucketRef - 2
 
 // cascadeFactor bounds the ids an Expired call may move between levels to
 // cascadeFactor*max (+ cascadeMin), so that a lock hold stays short even when
@@ -164,7 +164,10 @@ func (x *Index) Deadline(id uint32) (int64, bool) {
 // more is true while the cascade is unfinished, even if none of the ids it
 // still holds turns out to be due (the next call finds out).
 func (x *Index) Expired(nowMs int64, max int, fn func(id uint32, deadlineMs int64)) (n int, more bool) {
-	budget := cascadeFactor*max + cascadeMin
+	budget := cascadeMin
+	if max > 0 {
+		budget += cascadeFactor * min(max, 1<<32)
+	}
 	for {
 		b, t := x.nextEvent(budget <= 0)
 		if b < 0 || t > nowMs {

@@ -65,9 +65,10 @@ type SweeperStats struct {
 // more are visited again, one batch per shard per pass, until none does or
 // the cycle's time budget runs out. The budget is (25 + 2*(effort-1))% of the
 // cycle period, as Redis's ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC scaled by
-// active-expire-effort. When a cycle stops on its budget with backlog left,
-// the next one starts after a rest that keeps the sweeper's duty cycle at
-// twice that share (at most 75%) instead of waiting for the full period.
+// active-expire-effort; TimeCapReached counts the cycles it stopped. When a
+// cycle stops on its budget while some shard still reports due entries, the
+// next one starts after a rest that keeps the sweeper's duty cycle at twice
+// that share (at most 75%) instead of waiting for the full period.
 //
 // Budgets are measured with the real monotonic clock (time.Now), not Clock,
 // which only supplies nowMs to the target.
@@ -119,7 +120,8 @@ func NewSweeper(t Target, o SweeperOptions) *Sweeper {
 }
 
 // SetHz changes the cycle frequency, clamped to MinHz..MaxHz. A Run waiting
-// for its next cycle re-arms its timer with the new period.
+// for its next cycle re-arms its timer to one new period after the last
+// cycle started.
 func (s *Sweeper) SetHz(hz int) {
 	s.hz.Store(int64(clamp(hz, MinHz, MaxHz)))
 	select {
@@ -156,36 +158,41 @@ func (s *Sweeper) Run(ctx context.Context) error {
 	}
 	defer s.running.Store(false)
 	done := ctx.Done()
-	period := s.period()
-	timer := time.NewTimer(period)
+	start := time.Now() // of the last cycle
+	backlog := false
+	timer := time.NewTimer(s.period())
 	defer timer.Stop()
 	for {
 		select {
 		case <-done:
 			return nil
 		case <-s.wake:
-			period = s.period()
-			timer.Reset(period)
+			// hz changed: a normal wait now ends one new period after the
+			// last cycle started; a backlog rest is left alone.
+			if !backlog {
+				timer.Reset(max(time.Until(start.Add(s.period())), 0))
+			}
 			continue
 		case <-timer.C:
 		}
-		period = s.period()
+		period := s.period()
 		effort := int(s.effort.Load())
-		start := time.Now()
-		expired, capped, sample := s.cycle(done, start, period*time.Duration(slowPerc(effort))/100)
+		start = time.Now()
+		res := s.cycle(done, start, period*time.Duration(slowPerc(effort))/100)
+		backlog = res.backlog
 		work := time.Since(start)
 
 		s.cycles.Add(1)
-		s.expired.Add(uint64(expired))
+		s.expired.Add(uint64(res.expired))
 		s.cpu.Add(int64(work))
-		if capped {
+		if res.capped {
 			s.capped.Add(1)
 		}
 		old := math.Float64frombits(s.stale.Load())
-		s.stale.Store(math.Float64bits(0.05*sample + 0.95*old))
+		s.stale.Store(math.Float64bits(0.05*res.stale + 0.95*old))
 
 		wait := period - work
-		if capped {
+		if res.backlog {
 			bp := time.Duration(backlogPerc(effort))
 			wait = work * (100 - bp) / bp
 		}
@@ -201,12 +208,25 @@ func backlogPerc(effort int) int { return min(2*slowPerc(effort), 75) }
 
 func (s *Sweeper) period() time.Duration { return time.Second / time.Duration(s.hz.Load()) }
 
-// cycle runs one sweep cycle. It reports the entries expired, whether it
-// stopped on its budget with work left, and the stale-shard sample (percent).
-func (s *Sweeper) cycle(done <-chan struct{}, start time.Time, budget time.Duration) (expired int, capped bool, sample float64) {
+// cycleResult is what one cycle did.
+type cycleResult struct {
+	expired int
+	// capped: the budget ran out before every shard was visited and every
+	// backlog drained.
+	capped bool
+	// backlog: when the cycle stopped, some shard was known to hold due
+	// entries (it reported more). Unvisited shards alone do not count, so a
+	// store with more shards than one cycle can visit is not swept in
+	// backlog mode while idle.
+	backlog bool
+	stale   float64 // stale-shard sample, percent
+}
+
+// cycle runs one sweep cycle, stopping early if done is closed.
+func (s *Sweeper) cycle(done <-chan struct{}, start time.Time, budget time.Duration) (r cycleResult) {
 	n := s.target.NumShards()
 	if n <= 0 {
-		return 0, false, 0
+		return r
 	}
 	if s.cursor >= n {
 		s.cursor = 0
@@ -214,16 +234,20 @@ func (s *Sweeper) cycle(done <-chan struct{}, start time.Time, budget time.Durat
 	pending := s.pending[:0]
 	defer func() { s.pending = pending[:0] }()
 
-	// First pass: every shard once, from the cursor.
+	// First pass: every shard once, from the cursor. The first call is
+	// always made, so every cycle makes progress.
 	now := NowMs(s.clock)
 	i := s.cursor
 	for k := range n {
 		if k > 0 && (stopped(done) || time.Since(start) >= budget) {
 			s.cursor = i
-			return expired, !stopped(done), 100 * float64(len(pending)) / float64(k)
+			r.capped = !stopped(done)
+			r.backlog = r.capped && len(pending) > 0
+			r.stale = 100 * float64(len(pending)) / float64(k)
+			return r
 		}
 		e, more := s.target.ExpireShard(i, now, s.batch)
-		expired += e
+		r.expired += e
 		if more {
 			pending = append(pending, i)
 		}
@@ -240,18 +264,20 @@ func (s *Sweeper) cycle(done <-chan struct{}, start time.Time, budget time.Durat
 		for j, i := range pending {
 			if stopped(done) || time.Since(start) >= budget {
 				s.cursor = i
-				left := len(keep) + len(pending) - j
-				return expired, !stopped(done), 100 * float64(left) / float64(n)
+				r.capped = !stopped(done)
+				r.backlog = r.capped
+				r.stale = 100 * float64(len(keep)+len(pending)-j) / float64(n)
+				return r
 			}
 			e, more := s.target.ExpireShard(i, now, s.batch)
-			expired += e
+			r.expired += e
 			if more {
 				keep = append(keep, i)
 			}
 		}
 		pending = keep
 	}
-	return expired, false, 0
+	return r
 }
 
 func stopped(done <-chan struct{}) bool {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -19,11 +20,11 @@ type fakeStore struct {
 	perKey time.Duration // virtual cost of expiring one key
 	lag    LagHistogram
 
-	mu       sync.Mutex
-	calls    []int // shard of each ExpireShard call
-	badMax   int   // a max other than the expected batch, if any
-	batch    int
-	maxLag   int64 // ms
+	mu     sync.Mutex
+	calls  []int // shard of each ExpireShard call
+	badMax int   // a max other than the expected batch, if any
+	batch  int
+	maxLag int64 // ms
 }
 
 type fakeShard struct {
@@ -287,45 +288,72 @@ func TestSweeperCycleBudget(t *testing.T) {
 		never := make(chan struct{})
 
 		// 25 ms budget: three calls (30 ms), the third overshooting.
-		exp, capped, sample := s.cycle(never, time.Now(), 25*time.Millisecond)
-		if exp != 30 || !capped {
-			t.Fatalf("cycle 1: expired %d, capped %v; want 30, true", exp, capped)
+		r := s.cycle(never, time.Now(), 25*time.Millisecond)
+		if r.expired != 30 || !r.capped || !r.backlog {
+			t.Fatalf("cycle 1: %+v; want 30 expired, capped with backlog", r)
 		}
-		if sample != 100 {
-			t.Fatalf("cycle 1: stale sample %v, want 100 (every visited shard backlogged)", sample)
+		if r.stale != 100 {
+			t.Fatalf("cycle 1: stale sample %v, want 100 (every visited shard backlogged)", r.stale)
 		}
-		exp, capped, _ = s.cycle(never, time.Now(), 25*time.Millisecond)
-		if exp != 30 || !capped {
-			t.Fatalf("cycle 2: expired %d, capped %v", exp, capped)
+		r = s.cycle(never, time.Now(), 25*time.Millisecond)
+		if r.expired != 30 || !r.capped || !r.backlog {
+			t.Fatalf("cycle 2: %+v", r)
 		}
-		if got, want := f.callLog(), []int{0, 1, 2, 3, 4, 0}; !equalInts(got, want) {
+		if got, want := f.callLog(), []int{0, 1, 2, 3, 4, 0}; !slices.Equal(got, want) {
 			t.Fatalf("calls %v, want %v (cycle 2 resumes at shard 3)", got, want)
 		}
 		// A large budget drains everything in backlog passes.
-		exp, capped, sample = s.cycle(never, time.Now(), time.Hour)
-		if exp != 500-60 || capped || sample != 0 {
-			t.Fatalf("draining cycle: expired %d, capped %v, sample %v", exp, capped, sample)
+		r = s.cycle(never, time.Now(), time.Hour)
+		if r != (cycleResult{expired: 500 - 60}) {
+			t.Fatalf("draining cycle: %+v", r)
 		}
 		// Stopped: a cycle makes one call, then returns uncapped.
 		f.add(5, func(int) int64 { return start })
 		stopped := make(chan struct{})
 		close(stopped)
-		if exp, capped, _ := s.cycle(stopped, time.Now(), time.Hour); exp != 1 || capped {
-			t.Fatalf("stopped cycle: expired %d, capped %v", exp, capped)
+		if r := s.cycle(stopped, time.Now(), time.Hour); r.expired != 1 || r.capped {
+			t.Fatalf("stopped cycle: %+v", r)
 		}
 	})
 }
 
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
+// TestSweeperManyIdleShards: when one cycle cannot even visit every shard,
+// the cycle is capped but, with nothing due, the sweeper keeps its normal
+// period instead of the backlog duty cycle.
+func TestSweeperManyIdleShards(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeStore(64, DefaultBatch, time.Now().UnixMilli())
+		slow := &slowTarget{fakeStore: f, perCall: time.Millisecond}
+		s := NewSweeper(slow, SweeperOptions{Hz: 100}) // 2.5 ms budget: 3 calls
+		stop := runSweeper(t, s)
+		time.Sleep(time.Second + 5*time.Millisecond) // the 100th cycle ends at 1.003 s
+		synctest.Wait()
+		st := s.Stats()
+		stop()
+		if st.Cycles != 100 || st.TimeCapReached != 100 {
+			t.Fatalf("cycles %d, capped %d; want 100, 100", st.Cycles, st.TimeCapReached)
 		}
-	}
-	return true
+		// Round-robin: 300 calls cover the 64 shards evenly.
+		seen := map[int]int{}
+		for _, i := range f.callLog() {
+			seen[i]++
+		}
+		if len(seen) != 64 {
+			t.Fatalf("visited %d of 64 shards", len(seen))
+		}
+	})
+}
+
+// slowTarget charges virtual time for every call, due entries or not.
+type slowTarget struct {
+	*fakeStore
+	perCall time.Duration
+}
+
+func (s *slowTarget) ExpireShard(i int, nowMs int64, limit int) (int, bool) {
+	n, more := s.fakeStore.ExpireShard(i, nowMs, limit)
+	time.Sleep(s.perCall)
+	return n, more
 }
 
 func TestSweeperStopsPromptly(t *testing.T) {

@@ -72,7 +72,9 @@ func (c *Client) copyEntry(src []byte, sdb int, dst []byte, ddb int, replace, de
 		return 0, true
 	}
 	m := e.Meta
-	m.Tags = 0 // tags stay with the entry they were written with
+	if !del || sdb != ddb {
+		m.Tags = nil // COPY and MOVE drop tags; RENAME keeps them
+	}
 	if err := ds.SetLocked(ddb, dst, hd, e.Value, m, c.now); err != nil {
 		c.storeError(err)
 		return -1, true
@@ -329,6 +331,9 @@ func cmdSwapDB(c *Client, args [][]byte) {
 	}
 	c.lockAll()
 	c.st.SwapDBLocked(int(a), int(b))
+	if c.srv.tags != nil {
+		c.srv.tags.SwapDB(int(a), int(b))
+	}
 	c.unlockAll()
 	c.addOK()
 }

@@ -82,6 +82,10 @@ type setOpts struct {
 	nx, xx, get, keepTTL bool
 	deadline             int64
 	hasTTL               bool
+	// TAGSET extras
+	tags        []byte // resolved tag references
+	version     uint64 // 0 = none
+	capDeadline int64  // the entry may not outlive this (its dependencies' deadline); 0 = none
 }
 
 // parseSetOpts parses SET's options from args[i:]. ok=false means the
@@ -168,12 +172,25 @@ func (c *Client) setGeneric(key, val []byte, o *setOpts, okReply bool) {
 		}
 		return
 	}
-	m := store.Meta{Type: store.TypeString}
+	if o.version != 0 && exists && e.Version >= o.version {
+		if c.srv.tags != nil {
+			c.srv.tags.CountVersionRejection()
+		}
+		c.addError("OLDVERSION stored version " + strconv.FormatUint(e.Version, 10) +
+			" is not older than " + strconv.FormatUint(o.version, 10))
+		return
+	}
+	m := store.Meta{Type: store.TypeString, Tags: o.tags, Version: o.version}
 	if o.keepTTL && exists {
 		m.Deadline = e.Deadline
 	}
 	if o.hasTTL {
 		m.Deadline = o.deadline
+	}
+	if o.capDeadline != 0 && (m.Deadline == 0 || o.capDeadline < m.Deadline) {
+		m.Deadline = o.capDeadline
+	}
+	if m.Deadline != 0 {
 		if m.Deadline <= c.now {
 			// A deadline in the past deletes the key: an expiry, not a write.
 			if exists {

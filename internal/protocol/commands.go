@@ -88,6 +88,21 @@ func buildTable() *Table {
 	subKey(obj, "refcount", 3, r, "Returns the reference count of a value of a key.", cmdObjectRefcount)
 	sub(obj, "help", 2, FlagLoading|FlagStale, "Returns helpful text about the different subcommands.", cmdObjectHelp)
 
+	// Tags, dependencies and versions (cachesrv extensions; docs/tags.md)
+	tag := func(name string, arity int, flags Flag, first, last int, summary string, h Handler) {
+		t.add(&Command{Name: name, Arity: arity, Flags: flags, FirstKey: first, LastKey: last, Step: 1,
+			Category: "keyspace", Group: "tags", Since: "cachesrv 0.1", Summary: summary, Handler: h})
+	}
+	tag("tagset", -3, w, 1, 1, "Sets a string value carrying tags, dependencies and a version; reply like SET.", cmdTagSet)
+	tag("invalidate", -2, FlagWrite, 0, 0, "Invalidates every entry carrying any of the tags at once; returns the number of keys invalidated.", cmdInvalidate)
+	tag("softinvalidate", -3, FlagWrite, 0, 0, "Marks every entry carrying any of the tags stale for a grace period (stale-while-revalidate).", cmdSoftInvalidate)
+	tag("tags", 2, r|f, 1, 1, "Returns the tags of a key.", cmdTags)
+	tag("deps", 2, r|f, 1, 1, "Returns the keys a key depends on.", cmdDeps)
+	tag("tagcount", 2, r|f, 0, 0, "Returns the number of live keys carrying a tag.", cmdTagCount)
+	tag("tagkeys", -3, r, 0, 0, "Iterates over the keys carrying a tag (SCAN style).", cmdTagKeys)
+	tag("vget", 2, r|f, 1, 1, "Returns a value with its version.", cmdVGet)
+	tag("vgetif", 3, r|f, 1, 1, "Returns NOTMODIFIED when the client's version is current, else the value with its version.", cmdVGetIf)
+
 	// Databases
 	srv("select", 2, FlagLoading|FlagStale|f, "connection", "connection", "1.0.0", "Changes the selected database.", cmdSelect)
 	srv("swapdb", 3, FlagWrite|f, "keyspace", "server", "4.0.0", "Swaps two Redis databases.", cmdSwapDB)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cachesrv/cachesrv/internal/store"
+	"github.com/cachesrv/cachesrv/internal/tags"
 )
 
 // ConfigBackend serves CONFIG GET/SET/REWRITE/RESETSTAT. It is implemented
@@ -68,11 +69,13 @@ type Server struct {
 	closing   atomic.Bool
 	wg        sync.WaitGroup
 
-	nextID  atomic.Int64
-	peak    atomic.Int64
-	started time.Time
-	stats   Stats
-	slowlog slowlog
+	nextID   atomic.Int64
+	peak     atomic.Int64
+	writeObs atomic.Pointer[func(db int, key []byte)]
+	tags     *tags.Index
+	started  time.Time
+	stats    Stats
+	slowlog  slowlog
 }
 
 // New builds a server around a store.
@@ -124,6 +127,12 @@ func (s *Server) SetQueryBufferLimit(n int64)      { s.maxQuery.Store(n) }
 func (s *Server) SetRequirePass(p string)          { s.requirePass.Store(&p) }
 func (s *Server) SetSlowlog(slowerUs int64, n int) { s.slowlog.configure(slowerUs, n) }
 func (s *Server) SetExpireJitter(f float64)        { s.jitter.Store(float64bits(f)) }
+
+// SetWriteObserver installs fn, called after every write command (also
+// inside EXEC) for each of its key arguments, whether or not the key
+// existed. The stampede protection's leases use it to fail fills that a
+// DEL or an overwrite overtook. fn must be cheap and must not block.
+func (s *Server) SetWriteObserver(fn func(db int, key []byte)) { s.writeObs.Store(&fn) }
 
 // Serve accepts connections on ln until Shutdown. It returns nil after
 // Shutdown and the accept error otherwise.
@@ -408,6 +417,14 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 		c.out = c.out[:mark]
 		if c.replySkip > 0 {
 			c.replySkip--
+		}
+	}
+	if cmd.Flags&FlagWrite != 0 {
+		if obs := s.writeObs.Load(); obs != nil {
+			c.keyIdx = cmd.keyIndexes(args, c.keyIdx[:0])
+			for _, i := range c.keyIdx {
+				(*obs)(c.db, args[i])
+			}
 		}
 	}
 	d := time.Since(start)

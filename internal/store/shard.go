@@ -44,6 +44,9 @@ const (
 	NoTouch = 1 << iota
 	// NoStats does not count a keyspace hit or miss.
 	NoStats
+	// AllowStale returns stale entries (past their soft deadline or softly
+	// invalidated) instead of treating them as misses.
+	AllowStale
 )
 
 // Errors returned by writes.
@@ -54,6 +57,8 @@ var (
 	// ErrKeyTooLarge is returned for keys or values beyond the record
 	// format's 4 GiB field limit.
 	ErrKeyTooLarge = errors.New("key or value too large")
+	// ErrTooManyTags is returned for an entry with more than MaxTags tags.
+	ErrTooManyTags = errors.New("too many tags")
 )
 
 // Entry is a view of a stored entry. Value aliases the store's memory and is
@@ -61,6 +66,7 @@ var (
 type Entry struct {
 	Value []byte
 	Meta
+	Stale bool // past its soft deadline or softly invalidated (AllowStale reads only)
 }
 
 // Watch is a WATCH registration: the store sets Dirty when a watched key is
@@ -104,8 +110,9 @@ type Shard struct {
 	used       atomic.Int64 // entryBytes + overhead, for readers
 	reported   int64        // part of used already added to Store.used
 
-	stats ShardStats
-	base  int64 // time origin of TTLSum
+	stats  ShardStats
+	base   int64 // time origin of TTLSum
+	tagBuf []byte
 	watch map[string][]*Watch
 
 	_ [64]byte // keep neighbouring shards' locks off this cache line
@@ -259,28 +266,50 @@ func (sh *Shard) htDelete(pos uint32) {
 	sh.ht[i] = 0
 }
 
-// lookup finds a live entry, expiring it lazily when its deadline passed.
-func (sh *Shard) lookup(pdb uint16, key []byte, h uint64, now int64) (pos, id uint32, rec []byte, ok bool) {
+// lookup finds a live entry, expiring it lazily when its deadline passed
+// and dropping it when its tags were invalidated. stale reports an entry
+// past its soft deadline or softly invalidated through a tag.
+func (sh *Shard) lookup(pdb uint16, key []byte, h uint64, now int64) (pos, id uint32, rec []byte, stale, ok bool) {
 	frag := sh.frag(h, pdb)
 	pos, id, ok = sh.find(pdb, key, frag)
 	if !ok {
-		return pos, 0, nil, false
+		return pos, 0, nil, false, false
 	}
 	rec = sh.rec(id)
+	f := rec[0]
+	if f == 0 {
+		return pos, id, rec, false, true
+	}
 	if d := recDeadline(rec); d != 0 && d <= now {
 		sh.removeLocked(pos, id, rec, Expired, now)
-		return 0, 0, nil, false
+		return 0, 0, nil, false, false
 	}
-	return pos, id, rec, true
+	if f&(flagSoft|flagTags) != 0 {
+		m := recMeta(rec)
+		if m.Soft != 0 && m.Soft <= now {
+			stale = true
+		}
+		if len(m.Tags) != 0 && sh.st.hooks != nil {
+			switch sh.st.hooks.TagState(sh.st.logical(pdb), m.Tags, now) {
+			case Dead:
+				sh.removeLocked(pos, id, rec, Invalidated, now)
+				return 0, 0, nil, false, false
+			case Stale:
+				stale = true
+			}
+		}
+	}
+	return pos, id, rec, stale, true
 }
 
 // LookupLocked returns the live entry for key in logical database db.
 // Unless flags say otherwise it counts a keyspace hit or miss and tells the
-// eviction policy about the access.
+// eviction policy about the access. A stale entry (see Meta.Soft) is a miss
+// unless flags include AllowStale.
 func (sh *Shard) LookupLocked(db int, key []byte, h uint64, now int64, flags int) (Entry, bool) {
 	pdb := sh.st.dbmap[db]
-	_, id, rec, ok := sh.lookup(pdb, key, h, now)
-	if !ok {
+	_, id, rec, stale, ok := sh.lookup(pdb, key, h, now)
+	if !ok || (stale && flags&AllowStale == 0) {
 		if flags&NoStats == 0 {
 			sh.stats.Misses[db]++
 		}
@@ -292,13 +321,23 @@ func (sh *Shard) LookupLocked(db int, key []byte, h uint64, now int64, flags int
 	if flags&NoTouch == 0 {
 		sh.policy.Access(id)
 	}
-	return Entry{Value: recValue(rec), Meta: recMeta(rec)}, true
+	return Entry{Value: recValue(rec), Meta: recMeta(rec), Stale: stale}, true
 }
 
-// ExistsLocked reports whether key is live, without counting or touching.
+// ExistsLocked reports whether key is live (stale entries count), without
+// counting or touching.
 func (sh *Shard) ExistsLocked(db int, key []byte, h uint64, now int64) bool {
-	_, _, _, ok := sh.lookup(sh.st.dbmap[db], key, h, now)
+	_, _, _, _, ok := sh.lookup(sh.st.dbmap[db], key, h, now)
 	return ok
+}
+
+// ownTags copies m.Tags into the shard's scratch space so that rewriting a
+// record cannot clobber them.
+func (sh *Shard) ownTags(m *Meta) {
+	if len(m.Tags) != 0 {
+		sh.tagBuf = append(sh.tagBuf[:0], m.Tags...)
+		m.Tags = sh.tagBuf
+	}
 }
 
 // SetLocked stores val under key with metadata m, replacing any entry. An
@@ -308,26 +347,30 @@ func (sh *Shard) SetLocked(db int, key []byte, h uint64, val []byte, m Meta, now
 	if len(key) > 1<<32-1 || len(val) > 1<<32-1 {
 		return ErrKeyTooLarge
 	}
+	if len(m.Tags) > 8*MaxTags {
+		return ErrTooManyTags
+	}
 	n := recordSize(&m, len(key), len(val))
 	sz := int64(allocSize(n))
 	if max := sh.st.maxmemory.Load(); max > 0 && sz > max {
 		return ErrTooLarge
 	}
+	sh.ownTags(&m)
 	frag := sh.frag(h, pdb)
 	pos, id, ok := sh.find(pdb, key, frag)
 	if ok {
 		old := sh.refs[id]
 		oldRec := sh.slabs.get(old)
-		oldMeta := recMeta(oldRec)
-		oldSize := int64(allocSize(recSize(oldRec)))
-		if oldMeta.Deadline != 0 && oldMeta.Deadline <= now {
+		if d := recDeadline(oldRec); d != 0 && d <= now {
 			// The old entry is logically gone: expire it and insert anew.
 			sh.removeLocked(pos, id, oldRec, Expired, now)
 			return sh.SetLocked(db, key, h, val, m, now)
 		}
+		oldMeta := recMeta(oldRec)
+		oldSize := int64(allocSize(recSize(oldRec)))
 		sh.notifyLocked(pdb, key)
-		if sh.st.hooks != nil && oldMeta.Tags != 0 {
-			sh.st.hooks.Replaced(db, key, oldMeta)
+		if sh.st.hooks != nil {
+			sh.changedHook(id, db, key, oldMeta, true, m)
 		}
 		if old.class() != classBig && oldSize == sz {
 			writeRecord(oldRec[:n], pdb, &m, key, val)
@@ -365,6 +408,9 @@ func (sh *Shard) SetLocked(db int, key []byte, h uint64, val []byte, m Meta, now
 	sh.stats.Keys[db]++
 	sh.stats.Inserted++
 	sh.notifyLocked(pdb, key)
+	if sh.st.hooks != nil {
+		sh.changedHook(id, db, key, Meta{}, false, m)
+	}
 	sh.updateTTLLocked(db, id, 0, m.Deadline)
 	sh.policy.Insert(id, evict.Entry{Hash: h, Size: uint32(min(sz, 1<<32-1)), Deadline: m.Deadline})
 	sh.charge(sz)
@@ -390,43 +436,62 @@ func (sh *Shard) updateTTLLocked(db int, id uint32, old, deadline int64) {
 	}
 }
 
-// SetMetaLocked replaces the metadata of a live entry (TTL, version, tags),
-// keeping its value. It reports whether the key existed.
+// SetMetaLocked replaces the metadata of a live entry (TTL, soft deadline,
+// version, tags), keeping its value and type. It reports whether the key
+// existed (stale entries included).
 func (sh *Shard) SetMetaLocked(db int, key []byte, h uint64, m Meta, now int64) bool {
 	pdb := sh.st.dbmap[db]
-	_, id, rec, ok := sh.lookup(pdb, key, h, now)
+	_, id, rec, _, ok := sh.lookup(pdb, key, h, now)
 	if !ok {
 		return false
 	}
 	old := recMeta(rec)
 	m.Type = old.Type
-	if old == m {
+	if SameMeta(&old, &m) {
 		return true
 	}
+	sh.ownTags(&m)
 	sh.notifyLocked(pdb, key)
+	if sh.st.hooks != nil {
+		sh.changedHook(id, db, key, old, true, m)
+	}
 	val := recValue(rec)
 	n := recordSize(&m, len(key), len(val))
 	oldRef := sh.refs[id]
 	oldSize := int64(allocSize(recSize(rec)))
 	sz := int64(allocSize(n))
-	if oldRef.class() != classBig && sz == oldSize && optSize(m.flags()) == optSize(old.flags()) {
-		writeRecord(rec[:n], pdb, &m, key, val)
+	oldDeadline := old.Deadline
+	if oldRef.class() != classBig && sz == oldSize && m.optSize() == old.optSize() {
+		// Same layout: the key and value stay where they are.
+		writeMetaInPlace(rec, &m)
 	} else {
 		r, nrec := sh.slabs.alloc(n)
-		writeRecord(nrec, pdb, &m, key, val)
+		writeRecord(nrec, pdb, &m, recKey(rec), val)
 		sh.slabs.release(oldRef)
 		sh.refs[id] = r
 		sh.charge(sz - oldSize)
 	}
-	sh.updateTTLLocked(db, id, old.Deadline, m.Deadline)
+	sh.updateTTLLocked(db, id, oldDeadline, m.Deadline)
 	sh.policy.Update(id, evict.Entry{Hash: h, Size: uint32(min(sz, 1<<32-1)), Deadline: m.Deadline})
 	return true
+}
+
+// writeMetaInPlace rewrites the optional fields of a record whose layout
+// does not change.
+func writeMetaInPlace(rec []byte, m *Meta) {
+	klen, vlen := recKLen(rec), recVLen(rec)
+	off := recKeyOff(rec)
+	var hdr [hdrSize + 8*3 + 1 + 8*MaxTags]byte
+	writeRecord(hdr[:off], recDB(rec), m, nil, nil)
+	// writeRecord wrote zero lengths; restore them.
+	copy(rec[:off], hdr[:off])
+	binaryPutLens(rec, klen, vlen)
 }
 
 // DeleteLocked removes key for the given reason and reports whether it was
 // live.
 func (sh *Shard) DeleteLocked(db int, key []byte, h uint64, now int64, reason Reason) bool {
-	pos, id, rec, ok := sh.lookup(sh.st.dbmap[db], key, h, now)
+	pos, id, rec, _, ok := sh.lookup(sh.st.dbmap[db], key, h, now)
 	if !ok {
 		return false
 	}
@@ -442,7 +507,7 @@ func (sh *Shard) removeLocked(pos, id uint32, rec []byte, reason Reason, now int
 	key := recKey(rec)
 	sh.notifyLocked(pdb, key)
 	if sh.st.hooks != nil {
-		sh.st.hooks.Removed(db, key, m, reason)
+		sh.removedHook(id, db, key, m, reason)
 	}
 	if m.Deadline != 0 {
 		sh.stats.Expires[db]--
@@ -464,6 +529,64 @@ func (sh *Shard) removeLocked(pos, id uint32, rec []byte, reason Reason, now int
 	sh.count--
 	sh.charge(-sz)
 }
+
+// changedHook and removedHook keep the hooks' pointer arguments from
+// making the callers' metadata escape to the heap when there are no hooks.
+//
+//go:noinline
+func (sh *Shard) changedHook(id uint32, db int, key []byte, old Meta, hasOld bool, m Meta) {
+	if !hasOld {
+		sh.st.hooks.Changed(sh.idx, id, db, key, nil, &m)
+		return
+	}
+	sh.st.hooks.Changed(sh.idx, id, db, key, &old, &m)
+}
+
+//go:noinline
+func (sh *Shard) removedHook(id uint32, db int, key []byte, m Meta, r Reason) {
+	sh.st.hooks.Removed(sh.idx, id, db, key, &m, r)
+}
+
+// aliveLocked applies lazy expiry and tag invalidation to the entry with id
+// (whose record is rec) and reports whether it is still live.
+func (sh *Shard) aliveLocked(id uint32, rec []byte, now int64) bool {
+	f := rec[0]
+	if f == 0 {
+		return true
+	}
+	if d := recDeadline(rec); d != 0 && d <= now {
+		sh.removeIDLocked(id, Expired, now)
+		return false
+	}
+	if f&flagTags != 0 && sh.st.hooks != nil {
+		m := recMeta(rec)
+		if sh.st.hooks.TagState(sh.st.logical(recDB(rec)), m.Tags, now) == Dead {
+			sh.removeIDLocked(id, Invalidated, now)
+			return false
+		}
+	}
+	return true
+}
+
+// EntryLocked returns the entry with id, if that id is live, without
+// checking expiry or tags (for the tag index's walks). key aliases the
+// store's memory.
+func (sh *Shard) EntryLocked(id uint32) (db int, key []byte, m Meta, ok bool) {
+	if int(id) >= len(sh.refs) || sh.refs[id] == refFree {
+		return 0, nil, Meta{}, false
+	}
+	rec := sh.rec(id)
+	return sh.st.logical(recDB(rec)), recKey(rec), recMeta(rec), true
+}
+
+// RemoveIDLocked drops the live entry with id for the given reason.
+func (sh *Shard) RemoveIDLocked(id uint32, reason Reason, now int64) {
+	sh.removeIDLocked(id, reason, now)
+}
+
+// ChargeLocked accounts memory held on the shard's behalf by another
+// package (the tag index's per-shard lists).
+func (sh *Shard) ChargeLocked(delta int64) { sh.charge(delta) }
 
 // removeIDLocked drops a live entry by id.
 func (sh *Shard) removeIDLocked(id uint32, reason Reason, now int64) {
@@ -530,7 +653,7 @@ func (sh *Shard) dirtyAllLocked(pdb int) {
 
 // FreqLocked and IdleLocked report what the eviction policy sees of key.
 func (sh *Shard) FreqLocked(db int, key []byte, h uint64, now int64) (freq int, tracked, found bool) {
-	_, id, _, ok := sh.lookup(sh.st.dbmap[db], key, h, now)
+	_, id, _, _, ok := sh.lookup(sh.st.dbmap[db], key, h, now)
 	if !ok {
 		return 0, false, false
 	}
@@ -541,7 +664,7 @@ func (sh *Shard) FreqLocked(db int, key []byte, h uint64, now int64) (freq int, 
 // IdleLocked returns the entry's idle time in milliseconds as the eviction
 // policy sees it.
 func (sh *Shard) IdleLocked(db int, key []byte, h uint64, now int64) (idleMs int64, tracked, found bool) {
-	_, id, _, ok := sh.lookup(sh.st.dbmap[db], key, h, now)
+	_, id, _, _, ok := sh.lookup(sh.st.dbmap[db], key, h, now)
 	if !ok {
 		return 0, false, false
 	}

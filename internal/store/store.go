@@ -11,11 +11,27 @@ import (
 	"github.com/cachesrv/cachesrv/internal/expire"
 )
 
-// Hooks observe entries leaving or being replaced; they run under the
-// shard's lock and must not call back into the store's locking methods.
+// TagState is what the tag index says of an entry's tags.
+type TagState uint8
+
+// Tag states.
+const (
+	Fresh TagState = iota // every tag is at the generation the entry was written at
+	Stale                 // softly invalidated: served to stale-aware reads only
+	Dead                  // invalidated
+)
+
+// Hooks connect the tag index (and anything else that follows entries) to
+// the store. They run under the shard's lock (sh is its index) and must not
+// lock shards. key and the metadata's Tags alias the store's memory.
 type Hooks interface {
-	Removed(db int, key []byte, m Meta, r Reason)
-	Replaced(db int, key []byte, old Meta)
+	// TagState judges an entry's tag references.
+	TagState(db int, tags []byte, now int64) TagState
+	// Changed reports a write: an insert (old == nil), an overwrite or a
+	// metadata change of the entry with id.
+	Changed(sh int, id uint32, db int, key []byte, old, new *Meta)
+	// Removed reports an entry leaving the keyspace.
+	Removed(sh int, id uint32, db int, key []byte, m *Meta, r Reason)
 }
 
 // Options configure a Store.
@@ -56,6 +72,7 @@ type Store struct {
 	lag        func(int64)
 
 	evictCursor atomic.Uint32
+	external    atomic.Int64 // memory accounted by AddMemory
 	allMu       sync.Mutex // serialises LockAll callers
 }
 
@@ -259,7 +276,7 @@ func (st *Store) SetLFU(logFactor, decayTime int) error {
 
 // UsedMemory sums the exact memory figures of all shards.
 func (st *Store) UsedMemory() int64 {
-	var n int64
+	n := st.external.Load()
 	for i := range st.shards {
 		n += st.shards[i].used.Load()
 	}
@@ -380,9 +397,9 @@ func (st *Store) Stats(held bool) Stats {
 			}
 		}
 		s.Entries += int64(sh.count)
-		s.UsedMemory += sh.used.Load()
 		sh.unlock(held)
 	}
+	s.UsedMemory = st.UsedMemory()
 	for db := range s.AvgTTL {
 		if s.Expires[db] > 0 {
 			s.AvgTTL[db] = max(int64(ttlSum[db]/float64(s.Expires[db])), 0)
@@ -465,8 +482,8 @@ func (sh *Shard) resetLocked(reason Reason, now int64) {
 				continue
 			}
 			rec := sh.slabs.get(r)
-			sh.st.hooks.Removed(sh.st.logical(recDB(rec)), recKey(rec), recMeta(rec), reason)
-			_ = id
+			m := recMeta(rec)
+			sh.st.hooks.Removed(sh.idx, uint32(id), sh.st.logical(recDB(rec)), recKey(rec), &m, reason)
 		}
 	}
 	sh.stats.Removed[reason] += uint64(sh.count)
@@ -522,13 +539,9 @@ func (st *Store) Scan(db int, cursor uint64, count int, held bool, fn func(key [
 			visited++
 			if r != refFree {
 				rec := sh.slabs.get(r)
-				if recDB(rec) == pdb {
-					if d := recDeadline(rec); d != 0 && d <= now {
-						sh.removeIDLocked(cur, Expired, now)
-					} else {
-						fn(recKey(rec), recType(rec))
-						emitted++
-					}
+				if recDB(rec) == pdb && sh.aliveLocked(cur, rec, now) {
+					fn(recKey(rec), recType(rec))
+					emitted++
 				}
 			}
 			if emitted >= count || visited >= count*16 {
@@ -578,10 +591,7 @@ func (st *Store) RandomKey(db int, dst []byte, rnd uint64, held bool) ([]byte, b
 					continue
 				}
 				rec := sh.slabs.get(r)
-				if recDB(rec) != pdb {
-					continue
-				}
-				if d := recDeadline(rec); d != 0 && d <= now {
+				if recDB(rec) != pdb || !sh.aliveLocked(uint32(int(rnd>>33)%len(sh.refs)), rec, now) {
 					continue
 				}
 				dst = append(dst, recKey(rec)...)
@@ -605,6 +615,15 @@ func (st *Store) RandomKey(db int, dst []byte, rnd uint64, held bool) ([]byte, b
 			return dst, found
 		}
 	}
+}
+
+// SetHooks installs the hooks (before the store is used).
+func (st *Store) SetHooks(h Hooks) { st.hooks = h }
+
+// AddMemory accounts memory held outside the shards (the tag registry).
+func (st *Store) AddMemory(delta int64) {
+	st.used.Add(delta)
+	st.external.Add(delta)
 }
 
 // SortShards turns a list of shard indexes into a sorted set, in place.
