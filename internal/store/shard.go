@@ -113,7 +113,7 @@ type Shard struct {
 	stats  ShardStats
 	base   int64 // time origin of TTLSum
 	tagBuf []byte
-	watch map[string][]*Watch
+	watch  map[string][]*Watch
 
 	_ [64]byte // keep neighbouring shards' locks off this cache line
 }
@@ -223,9 +223,22 @@ func (sh *Shard) posOf(id uint32) uint32 {
 	return pos
 }
 
-func (sh *Shard) grow() {
+func (sh *Shard) grow() { sh.rehash(len(sh.ht) * 2) }
+
+// CompactLocked gives memory back after mass removals: an empty shard
+// drops its tables (and slab pages) entirely, a sparse one halves its hash
+// table. Callers invoke it outside of walks over the shard's entries.
+func (sh *Shard) CompactLocked() {
+	switch {
+	case sh.count == 0 && len(sh.refs) > 4096:
+		sh.resetLocked(Deleted, sh.st.NowMs())
+	case len(sh.ht) > initialSlots && sh.count < len(sh.ht)/8:
+		sh.rehash(max(initialSlots, nextPow2(sh.count*2)))
+	}
+}
+
+func (sh *Shard) rehash(n int) {
 	old := sh.ht
-	n := len(old) * 2
 	sh.ht = make([]uint64, n)
 	sh.mask = uint32(n - 1)
 	for _, s := range old {

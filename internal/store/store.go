@@ -73,7 +73,7 @@ type Store struct {
 
 	evictCursor atomic.Uint32
 	external    atomic.Int64 // memory accounted by AddMemory
-	allMu       sync.Mutex // serialises LockAll callers
+	allMu       sync.Mutex   // serialises LockAll callers
 }
 
 // New builds a store, validating its options.
@@ -350,6 +350,9 @@ func (st *Store) ExpireShard(i int, nowMs int64, max int) (int, bool) {
 	sh := &st.shards[i]
 	sh.mu.Lock()
 	n, more := sh.expireDueLocked(nowMs, max)
+	if !more && n > 0 {
+		sh.CompactLocked()
+	}
 	sh.mu.Unlock()
 	return n, more
 }
@@ -456,6 +459,7 @@ func (st *Store) FlushDBLocked(db int) int {
 				n++
 			}
 		}
+		sh.CompactLocked()
 		sh.publishLocked()
 	}
 	return n
@@ -619,6 +623,9 @@ func (st *Store) RandomKey(db int, dst []byte, rnd uint64, held bool) ([]byte, b
 
 // SetHooks installs the hooks (before the store is used).
 func (st *Store) SetHooks(h Hooks) { st.hooks = h }
+
+// Hooks returns the installed hooks.
+func (st *Store) Hooks() Hooks { return st.hooks }
 
 // AddMemory accounts memory held outside the shards (the tag registry).
 func (st *Store) AddMemory(delta int64) {

@@ -809,6 +809,9 @@ func (x *Index) ReclaimAll(ctx context.Context) {
 				}
 			}
 			more := done >= batch
+			if !more && done > 0 {
+				s.CompactLocked()
+			}
 			s.Unlock()
 			if !more {
 				break
