@@ -7,7 +7,7 @@ STATICCHECK_VERSION ?= v0.8.2
 TRACES    ?= ../shared/traces
 FUZZTIME  ?= 10s
 
-.PHONY: all build run test race vet fmt-check tidy-check lint staticcheck fuzz-smoke fuzz bench bench-compare hitratio ci clean
+.PHONY: all build run test race vet fmt-check tidy-check lint staticcheck fuzz-smoke fuzz bench bench-compare hitratio rules-check ci clean
 
 all: build
 
@@ -61,7 +61,13 @@ bench-compare: build
 hitratio:
 	$(GO) run ./cmd/tracesim -readme $(TRACES)/README.md
 
-ci: fmt-check vet test race fuzz-smoke
+## rules-check: validate and unit-test the Prometheus rules and sample config (needs promtool)
+rules-check:
+	promtool check rules configs/prometheus/alerts.yml
+	promtool test rules configs/prometheus/alerts_test.yml
+	promtool check config configs/prometheus/prometheus.yml
+
+ci: fmt-check vet rules-check test race fuzz-smoke
 
 clean:
 	rm -rf bin

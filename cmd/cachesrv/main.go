@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -44,10 +45,24 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 	}
 	log := slog.New(h)
 
+	raiseFileLimit(log, cfg.MaxClients)
 	a, err := app.New(cfg, log, level)
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
+	}
+	loopbackOnly, err := app.CheckExposure(cfg, a.Server.AuthRequired())
+	if err != nil {
+		fmt.Fprintf(stderr, "cachesrv: %v\n", err)
+		log.Error("cannot start", "err", err)
+		return 2
+	}
+	switch {
+	case a.Server.AuthRequired():
+	case loopbackOnly && cfg.ProtectedMode:
+		log.Warn("no password configured (requirepass/aclfile): protected mode, serving loopback clients only", "bind", cfg.Bind)
+	default:
+		log.Warn("no password configured (requirepass/aclfile) and protected-mode is no: serving every client that can connect without authentication", "bind", cfg.Bind)
 	}
 	var lns []net.Listener
 	for _, addr := range cfg.ListenAddrs() {
@@ -58,6 +73,15 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		}
 		lns = append(lns, ln)
 	}
+	for _, addr := range cfg.TLSListenAddrs() {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			log.Error("cannot listen for TLS", "addr", addr, "err", err)
+			return 1
+		}
+		log.Info("TLS listening", "addr", ln.Addr().String(), "client_certs", cfg.TLSAuthClients)
+		lns = append(lns, tls.NewListener(ln, a.TLS))
+	}
 	var mln net.Listener
 	if cfg.MetricsAddr != "" {
 		mln, err = net.Listen("tcp", cfg.MetricsAddr)
@@ -66,10 +90,10 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		a.MetricsHandler = a.NewMetricsHandler()
-		log.Info("metrics listening", "addr", mln.Addr().String())
-	}
-	if cfg.RequirePass == "" {
-		log.Warn("no password configured (requirepass): serving clients without authentication")
+		if cfg.MetricsTLS {
+			mln = tls.NewListener(mln, a.TLS)
+		}
+		log.Info("metrics listening", "addr", mln.Addr().String(), "tls", cfg.MetricsTLS)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -80,4 +104,26 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("bye")
 	return 0
+}
+
+// raiseFileLimit raises the soft limit on open files to the hard limit:
+// every client is a descriptor, and the default soft limit (often 1024)
+// is far below maxclients.
+func raiseFileLimit(log *slog.Logger, maxClients int) {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return
+	}
+	if rl.Cur < rl.Max {
+		old := rl.Cur
+		rl.Cur = rl.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+			log.Warn("cannot raise the open files limit", "from", old, "to", rl.Max, "err", err)
+			syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl)
+		}
+	}
+	if need := uint64(maxClients) + 32; rl.Cur < need {
+		log.Warn("the open files limit is below maxclients + 32: clients beyond it will be refused at accept",
+			"limit", rl.Cur, "maxclients", maxClients)
+	}
 }

@@ -192,14 +192,17 @@ func parseLine(format, text string, fn func(key uint64)) error {
 		return fmt.Errorf("bad start block %q", f[0])
 	}
 	count, err := strconv.ParseInt(f[1], 10, 64)
-	if err != nil || count < 0 {
-		return fmt.Errorf("bad count %q", f[1])
+	if err != nil || count < 0 || count > maxARCRun {
+		return fmt.Errorf("bad count %q (want 0 to %d)", f[1], maxARCRun)
 	}
 	for i := range count {
 		fn(uint64(start + i))
 	}
 	return nil
 }
+
+// maxARCRun bounds the blocks one ARC line may stand for.
+const maxARCRun = 1 << 24
 
 func fnv64a(s string) uint64 {
 	h := uint64(14695981039346656037)

@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/cachesrv/cachesrv/internal/config"
 	"github.com/cachesrv/cachesrv/internal/expire"
+	"github.com/cachesrv/cachesrv/internal/lease"
 	"github.com/cachesrv/cachesrv/internal/protocol"
 	"github.com/cachesrv/cachesrv/internal/store"
 	"github.com/cachesrv/cachesrv/internal/tags"
@@ -34,6 +36,12 @@ type App struct {
 	Lag     *expire.LagHistogram
 	Tags    *tags.Index
 	Log     *slog.Logger
+	// Leases is the stampede protection's lease manager (CACHE.*).
+	Leases *lease.Manager
+	// TLS is the server TLS configuration when tls-port or metrics-tls is
+	// set; its certificate reloads when the files change (Certs).
+	TLS   *tls.Config
+	Certs *protocol.CertReloader
 
 	level *slog.LevelVar
 	cfgMu sync.Mutex
@@ -88,8 +96,22 @@ func New(cfg *config.Config, log *slog.Logger, level *slog.LevelVar) (*App, erro
 		Port:             port,
 		Info:             a.info,
 		Shutdown:         a.Stop,
+		ProtectedMode:    cfg.ProtectedMode,
+		ACLFile:          cfg.ACLFile,
+		AuditLogger:      auditLogger(cfg, log),
+		OutputLimit:      outputLimit(cfg),
+		OutputTimeout:    cfg.ClientOutputTimeout,
 	})
 	a.Server.SetTags(a.Tags)
+	// stampede protection: leases for CACHE.*, broken by writes (the
+	// server's write observer) and by tag invalidations; swept in Run.
+	if a.Leases, err = lease.New(lease.Options{Clock: expire.System, Tags: a.Tags}); err != nil {
+		return nil, fmt.Errorf("build lease manager: %w", err)
+	}
+	a.Server.SetLeases(a.Leases)
+	if err := a.setupSecurity(cfg); err != nil {
+		return nil, err
+	}
 	setMemoryLimit(cfg.MaxMemory)
 	return a, nil
 }
@@ -141,6 +163,13 @@ func (a *App) Run(ctx context.Context, lns []net.Listener, metricsLn net.Listene
 		if err := a.Tags.Run(sweepCtx); err != nil {
 			errs <- fmt.Errorf("tag reclaimer: %w", err)
 		}
+	}()
+	// stampede protection: the lease sweeper stops as soon as shutdown
+	// begins (ctx), so clients waiting for a fill are answered at once.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.Leases.Run(ctx)
 	}()
 	var hs *http.Server
 	if metricsLn != nil && a.MetricsHandler != nil {
@@ -272,6 +301,8 @@ func (a *App) apply(name string, c *config.Config) error {
 		a.Server.SetQueryBufferLimit(c.ClientQueryBufferLimit)
 	case "requirepass":
 		a.Server.SetRequirePass(c.RequirePass)
+	case "client-output-buffer-limit", "client-output-timeout":
+		a.Server.SetOutputLimit(outputLimit(c), c.ClientOutputTimeout)
 	case "hz":
 		a.Sweeper.SetHz(c.Hz)
 	case "active-expire-effort":
@@ -294,11 +325,11 @@ func (a *App) info(section string) []protocol.InfoField {
 	ss := a.Sweeper.Stats()
 	switch section {
 	case "stats+":
-		return []protocol.InfoField{
+		return append([]protocol.InfoField{
 			f("expired_stale_perc", strconv.FormatFloat(ss.StalePerc, 'f', 2, 64)),
 			f("expired_time_cap_reached_count", ss.TimeCapReached),
 			f("expire_cycle_cpu_milliseconds", ss.CPU.Milliseconds()),
-		}
+		}, a.Server.SecurityStats().InfoFields()...)
 	case "expiry":
 		return []protocol.InfoField{
 			f("expire_cycles", ss.Cycles),
@@ -322,6 +353,8 @@ func (a *App) info(section string) []protocol.InfoField {
 			f("reclaimed_keys", ts.Reclaimed),
 			f("reclaim_pending", ts.PendingReclaimEntries),
 		}
+	case "stampede":
+		return protocol.StampedeInfo(a.Leases)
 	case "eviction":
 		st := a.Store.Stats(false)
 		return []protocol.InfoField{

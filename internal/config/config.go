@@ -59,7 +59,8 @@ type Config struct {
 
 	ProtoMaxBulkLen         int64  // proto-max-bulk-len: bytes
 	ClientQueryBufferLimit  int64  // client-query-buffer-limit: bytes
-	ClientOutputBufferLimit string // client-output-buffer-limit: canonical form; see OutputBufferLimitFor
+	ClientOutputBufferLimit string        // client-output-buffer-limit: canonical form; see OutputBufferLimitFor
+	ClientOutputTimeout     time.Duration // client-output-timeout: whole seconds; 0 never
 
 	// Memory and eviction.
 
@@ -89,6 +90,7 @@ type Config struct {
 
 	Shards          int           // shards: power of two
 	MetricsAddr     string        // metrics-addr: host:port for /metrics; "" disables
+	MetricsTLS      bool          // metrics-tls: serve /metrics over TLS with the tls-* files
 	LogLevel        string        // log-level: debug, info, warn or error; see SlogLevel
 	LogFormat       string        // log-format: text or json
 	ShutdownTimeout time.Duration // shutdown-timeout
@@ -132,6 +134,7 @@ func Default() *Config {
 		ProtoMaxBulkLen:         512 << 20,
 		ClientQueryBufferLimit:  1 << 30,
 		ClientOutputBufferLimit: "normal 0 0 0",
+		ClientOutputTimeout:     60 * time.Second,
 
 		MaxMemory:        256 << 20,
 		MaxMemoryPolicy:  "allkeys-wtinylfu",
@@ -151,6 +154,7 @@ func Default() *Config {
 
 		Shards:          64,
 		MetricsAddr:     "127.0.0.1:9379",
+		MetricsTLS:      false,
 		LogLevel:        "info",
 		LogFormat:       "text",
 		ShutdownTimeout: 10 * time.Second,
@@ -246,6 +250,18 @@ var rules = []rule{
 	{[]string{"tls-ca-cert-file", "tls-port", "tls-auth-clients"}, func(c *Config) error {
 		if c.TLSPort != 0 && c.TLSAuthClients != "no" && c.TLSCACertFile == "" {
 			return errors.New("required when tls-port is set and tls-auth-clients is not no")
+		}
+		return nil
+	}},
+	{[]string{"metrics-tls", "tls-cert-file", "tls-key-file", "tls-ca-cert-file", "tls-auth-clients", "metrics-addr"}, func(c *Config) error {
+		if !c.MetricsTLS || c.MetricsAddr == "" {
+			return nil
+		}
+		if c.TLSCertFile == "" || c.TLSKeyFile == "" {
+			return errors.New("needs tls-cert-file and tls-key-file")
+		}
+		if c.TLSAuthClients != "no" && c.TLSCACertFile == "" {
+			return errors.New("needs tls-ca-cert-file unless tls-auth-clients is no")
 		}
 		return nil
 	}},

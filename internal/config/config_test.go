@@ -30,6 +30,7 @@ var nonDefault = map[string]string{
 	"proto-max-bulk-len":         "64mb",
 	"client-query-buffer-limit":  "128mb",
 	"client-output-buffer-limit": "pubsub 32mb 8mb 60",
+	"client-output-timeout":      "5",
 	"databases":                  "1",
 	"shards":                     "256",
 	"maxmemory":                  "1gb",
@@ -49,6 +50,7 @@ var nonDefault = map[string]string{
 	"log-format":                 "json",
 	"shutdown-timeout":           "1m30s",
 	"audit-log":                  "yes",
+	"metrics-tls":                "yes",
 }
 
 func TestDefaultIsValid(t *testing.T) {
@@ -114,7 +116,7 @@ func TestParamsMetadata(t *testing.T) {
 		"maxmemory", "maxmemory-policy", "maxmemory-samples", "lfu-log-factor", "lfu-decay-time",
 		"requirepass", "maxclients", "timeout", "proto-max-bulk-len", "client-query-buffer-limit",
 		"hz", "active-expire-effort", "slowlog-log-slower-than", "slowlog-max-len", "expire-jitter",
-		"log-level", "tags-max-per-key", "tag-max-len", "client-output-buffer-limit", "tcp-keepalive",
+		"log-level", "tags-max-per-key", "tag-max-len", "client-output-buffer-limit", "tcp-keepalive", "client-output-timeout",
 	}
 	for _, p := range ps {
 		if p.Name != strings.ToLower(p.Name) || strings.ContainsAny(p.Name, " _") {

@@ -14,9 +14,9 @@ const (
 // entry the sketch is sized for) every counter is halved, which ages the
 // history.
 //
-// The table grows by doubling. A doubled table holds two copies of the old
-// one, and an item's block index only gains a high bit, so every estimate is
-// the same just after growing as just before.
+// The table grows with the number of entries. Like Caffeine, a grown table
+// starts empty: copying the old counters would keep each key's estimate but
+// hand every new key the collisions of the smaller table.
 type sketch struct {
 	table      []uint64
 	blockMask  uint32
@@ -26,7 +26,9 @@ type sketch struct {
 }
 
 // sketchWordsShift sets the table size: ceilPow2(entries) >> shift words of
-// 16 counters each, so shift 1 is 8 counters (4 bytes) per entry.
+// 16 counters each, so shift 1 is 8 counters (4 bytes) per entry. Shift 0,
+// Caffeine's size, gains about 0.1 point of hit ratio on the reference
+// traces for 4 more bytes per entry.
 const sketchWordsShift = 1
 
 // ensure sizes the sketch for n entries.
@@ -35,21 +37,16 @@ func (s *sketch) ensure(n int) {
 		return
 	}
 	s.sizedFor = n
-	s.sampleSize = int(tune["reset"] * float64(n))
+	s.sampleSize = 10 * n
 	words := 8
 	if n > 1 {
-		words = max(8, 1<<bits.Len(uint(n-1))>>int(tune["shift"]))
+		words = max(8, 1<<bits.Len(uint(n-1))>>sketchWordsShift)
 	}
 	if words <= len(s.table) {
 		return
 	}
-	t := make([]uint64, words)
-	if len(s.table) > 0 {
-		for i := 0; i < words; i += len(s.table) {
-			copy(t[i:], s.table)
-		}
-	}
-	s.table = t
+	s.table = make([]uint64, words)
+	s.additions = 0
 	s.blockMask = uint32(words>>3) - 1
 }
 

@@ -2,30 +2,51 @@ package evict
 
 import "math/bits"
 
+const (
+	// tunerEarlyStart is the entry count at which a policy with a known
+	// capacity starts tuning, before the cache is full.
+	tunerEarlyStart = 64
+	// tunerMinEntries is the smallest simulated cache: the sampling rate is
+	// the largest power of two leaving at least this many entries.
+	tunerMinEntries = 256
+	// tunerDecay weighs older decisions' hit counts.
+	tunerDecay = 0.97
+)
+
+// tunerFractions are the window shares the simulations try; 1 is plain LRU.
+var tunerFractions = [...]float64{0.01, 0.1, 0.3, 0.6, 1}
+
 // tuner picks the window size of a W-TinyLFU policy by miniature simulation
 // (Waldspurger et al., "Cache Modeling and Optimization using Miniature
-// Simulations", USENIX ATC 2017): a spatially hashed sample of 1 in rate keys
-// is replayed through a few small W-TinyLFU caches of capacity/rate entries,
-// each with a fixed window fraction, sharing the owner's frequency sketch.
-// They all see the same requests, so their hit counts compare window sizes
-// under the same traffic; the owner moves its window to the best one.
+// Simulations", USENIX ATC 2017). A spatially hashed sample of 1 in rate keys
+// is replayed through small W-TinyLFU caches of entries/rate entries, one per
+// window fraction, that read the owner's frequency sketch. They all see the
+// same requests, so their hit counts compare window sizes on the same
+// traffic, free of the noise that a hill climber comparing one period with
+// the next suffers on bursty workloads. Every period (as many sampled
+// requests as a simulated cache holds) the owner moves its window to the
+// fraction with the most hits, counting older periods with decaying weight.
+//
+// With rate at least the number of simulations the extra work is under one
+// simulated request per real one; caches smaller than
+// tunerMinEntries*len(tunerFractions) pay more.
 type tuner struct {
 	owner  *wtinylfu
 	rate   uint32 // power of two
-	shift  uint32 // hash bits that must be zero to sample: log2(rate)
-	nEst   int    // owner entries when built
-	sims   []miniSim
-	score  []float64
+	shift  uint32 // log2(rate)
+	nEst   int    // owner entries the simulations are scaled for
+	sims   [len(tunerFractions)]miniSim
+	score  [len(tunerFractions)]float64
 	count  int // sampled requests since the last decision
 	period int
-	best   int
 }
 
+// miniSim is one simulated cache: a W-TinyLFU over slots, and an open
+// addressing table from key hash to slot.
 type miniSim struct {
 	p     *wtinylfu
-	frac  float64
 	cap   int
-	table []uint64 // open addressing: hash<<32 | slot+1; 0 is empty
+	table []uint64 // hash<<32 | slot+1; 0 is empty
 	mask  uint32
 	bits  uint32
 	next  uint32 // slots ever used
@@ -33,12 +54,9 @@ type miniSim struct {
 	hits  int
 }
 
-var tunerFractions = []float64{0.01, 0.05, 0.15, 0.3, 0.5, 0.7, 0.9, 0.99}
-
 func newTuner(owner *wtinylfu, n int) *tuner {
-	minMini := int(tune["minmini"])
 	rate := uint32(1)
-	for int(rate)*2*minMini <= n {
+	for int(rate)*2*tunerMinEntries <= n {
 		rate *= 2
 	}
 	m := max(1, (n+int(rate)/2)/int(rate))
@@ -47,39 +65,26 @@ func newTuner(owner *wtinylfu, n int) *tuner {
 		rate:   rate,
 		shift:  uint32(bits.TrailingZeros32(rate)),
 		nEst:   n,
-		period: max(16, int(tune["period"]*float64(m))),
+		period: max(16, m),
 	}
-	for _, f := range tunerFractions {
-		t.sims = append(t.sims, newMiniSim(owner, f, m))
-		t.score = append(t.score, 0)
+	for i, f := range tunerFractions {
+		t.sims[i] = newMiniSim(owner, f, m)
 	}
-	t.best = 0
 	return t
 }
 
 func newMiniSim(owner *wtinylfu, f float64, m int) miniSim {
 	p := &wtinylfu{opts: owner.opts, rng: rng{s: owner.rng.s ^ 0x5bd1e995}, sk: owner.sk, mini: true}
-	for i := range p.q {
-		p.q[i] = queue{head: nilID, tail: nilID}
-	}
-	c := int64(m)
-	p.capacity = c
-	initial := c - int64(percentMain*float64(c))
-	p.windowMax = int64(f * float64(c))
-	p.protectedMax = max(0, int64(tune["protect"]*float64(c-initial))-(p.windowMax-initial))
-	b := uint32(bits.Len(uint(2*m - 1)))
-	b = max(b, 4)
-	return miniSim{p: p, frac: f, cap: m, table: make([]uint64, 1<<b), mask: 1<<b - 1, bits: b}
+	p.init()
+	p.capacity = int64(m)
+	p.setFraction(f)
+	b := max(4, uint32(bits.Len(uint(2*m-1))))
+	return miniSim{p: p, cap: m, table: make([]uint64, 1<<b), mask: 1<<b - 1, bits: b}
 }
 
-// sampled reports whether the key with hash h is in the sample.
-func (t *tuner) sampled(h uint32) bool {
-	return (h*0x9e3779b1)>>(32-t.shift)&(t.rate-1) == 0 || t.rate == 1
-}
-
-// record replays a request for h through every simulation.
+// record replays a request for the key with hash h if it is sampled.
 func (t *tuner) record(h uint32) {
-	if t.rate > 1 && (h*0x9e3779b1)>>(32-t.shift) != 0 {
+	if t.shift > 0 && (h*0x9e3779b1)>>(32-t.shift) != 0 {
 		return
 	}
 	for i := range t.sims {
@@ -93,33 +98,23 @@ func (t *tuner) record(h uint32) {
 
 func (t *tuner) decide() {
 	t.count = 0
-	d := tune["sdecay"]
-	best := t.best
+	best := 0
 	for i := range t.sims {
-		t.score[i] = t.score[i]*d + float64(t.sims[i].hits)
+		t.score[i] = t.score[i]*tunerDecay + float64(t.sims[i].hits)
 		t.sims[i].hits = 0
-	}
-	for i := range t.sims {
-		if t.score[i] > t.score[best]*(1+tune["hyst"]) {
+		if t.score[i] > t.score[best] {
 			best = i
 		}
 	}
+	t.owner.setWindow(tunerFractions[best])
+}
+
+func (t *tuner) bytes() int64 {
+	b := int64(256)
 	for i := range t.sims {
-		if t.score[i] > t.score[best] && t.score[i] > t.score[t.best]*(1+tune["hyst"]) {
-			best = i
-		}
+		b += t.sims[i].bytes()
 	}
-	if tune["debug"] > 0 {
-		debugf("decide n=%d rate=%d best=%.2f hits=", t.owner.n, t.rate, tunerFractions[best])
-		for i := range t.sims {
-			debugf("%.0f ", t.score[i])
-		}
-		debugf("\n")
-	}
-	if best != t.best || true {
-		t.best = best
-		t.owner.setWindow(tunerFractions[best])
-	}
+	return b
 }
 
 func (m *miniSim) home(h uint32) uint32 { return (h * 0x85ebca6b) >> (32 - m.bits) }
@@ -173,17 +168,12 @@ func (m *miniSim) delete(h uint32) {
 		i = (i + 1) & m.mask
 	}
 	m.table[i] = 0
-	j := i
-	for {
-		j = (j + 1) & m.mask
-		e := m.table[j]
-		if e == 0 {
-			return
-		}
-		k := m.home(uint32(e >> 32))
-		// Move e back to i unless its home lies cyclically in (i, j].
+	for j := (i + 1) & m.mask; m.table[j] != 0; j = (j + 1) & m.mask {
+		k := m.home(uint32(m.table[j] >> 32))
+		// Move the entry at j back to the hole at i unless its home lies
+		// cyclically in (i, j].
 		if (i < j && (k <= i || k > j)) || (i > j && k <= i && k > j) {
-			m.table[i] = e
+			m.table[i] = m.table[j]
 			m.table[j] = 0
 			i = j
 		}
@@ -191,5 +181,5 @@ func (m *miniSim) delete(h uint32) {
 }
 
 func (m *miniSim) bytes() int64 {
-	return int64(cap(m.table))*8 + int64(cap(m.free))*4 + m.p.Bytes() - m.p.sk.bytes()
+	return int64(cap(m.table))*8 + int64(cap(m.free))*4 + m.p.Bytes()
 }

@@ -15,33 +15,41 @@ const (
 	linkMask = 1<<linkBits - 1
 	// nilID terminates the intrusive lists; ids must be below it.
 	nilID      = linkMask
+	sizeShift  = 2 * linkBits
 	stampMask  = 1<<30 - 1
 	queueShift = 30
 
 	// Caffeine's constants.
-	percentMain          = 0.99   // the window starts at 1%
-	percentMainProtected = 0.80   // of main
-	climberRestart       = 0.05   // hit-rate change that resets the step
-	climberStepPercent   = 0.0625 // of capacity
-	climberStepDecay     = 0.98
-	queueTransferMax     = 1000 // entries moved per window adjustment
+	percentMain          = 0.99 // the window starts at 1%
+	percentMainProtected = 0.80 // of main
+	queueTransferMax     = 1000 // entries moved per step of a window change
 	admitHashDoSMin      = 6    // candidate frequency that may win at random
+
+	// fullSlack is the least number of Inserts without a Victim call after
+	// which the cache counts as having room again (at least 1/16 of the
+	// entries).
+	fullSlack = 64
 )
 
 // wtinylfu is W-TinyLFU with an adaptive window, after Caffeine and otter.
 //
 // New entries enter an LRU window. When the window is over its share, its
 // least recent entry is a candidate for the main area, a segmented LRU of
-// probation and protected entries; when the cache is full, the candidate only
+// probation and protected entries. Once the cache is full, the candidate only
 // gets in if the count-min sketch says it is requested more often than the
-// main area's least valuable entry, the victim. Otherwise it is the one
-// evicted. A hill climber moves space between window and main each time a
-// sample of 10 requests per entry has been seen, in the direction that raised
-// the hit rate.
+// victim, the least recent probation entry; otherwise the candidate is the
+// one evicted. A frequency history that outlives residency makes the cache
+// scan resistant, and the window lets a new entry that is requested again
+// soon build up the frequency it needs.
 //
-// Per id it keeps 16 bytes: prev/next links and a size code (8), queue and
-// a seconds-resolution access stamp (4), and a 32-bit key hash (4), plus the
-// sketch: 8 counters of 4 bits (4 bytes) per entry.
+// The window's share adapts to the workload: a tuner (see tuner) replays a
+// hashed sample of the keys through small copies of the cache with different
+// window sizes and moves the window to the best one.
+//
+// Per id it keeps 16 bytes: prev/next links and a size code (8), queue and a
+// seconds-resolution access stamp (4), and a 32-bit key hash (4). The sketch
+// adds 8 counters of 4 bits (4 to 8 bytes) per entry, the tuner a few
+// thousand entries' worth in all.
 //
 // It is not safe for concurrent use.
 type wtinylfu struct {
@@ -60,17 +68,14 @@ type wtinylfu struct {
 
 	windowMax    int64
 	protectedMax int64
+	pending      int64 // window change still to make by moving entries, in size units
 
-	// Hill climber.
-	hits, misses int
-	prevHitRate  float64
-	stepSize     float64
-	adjustment   int64
-
-	// full is set by Insert when Victim was called since the previous
-	// Insert: the store is at its budget, so window overflow must pass
-	// admission instead of flowing into main.
-	full, evicting, everFull bool
+	// sinceVictim counts Inserts since the last Victim call. While it is
+	// small the store is at its budget (it may evict in bursts, before or
+	// after inserting), so window overflow must pass admission instead of
+	// flowing into main. everFull is set by the first Victim call.
+	sinceVictim int
+	everFull    bool
 
 	// mini marks a tuner's miniature simulation: it reads the owner's
 	// sketch but does not update it, keeps no stamps and does not tune.
@@ -86,11 +91,15 @@ type queue struct {
 
 func newWTinyLFU(o Options) *wtinylfu {
 	p := &wtinylfu{opts: o, rng: rng{s: o.Seed}, base: o.Now(), sk: new(sketch)}
+	p.init()
+	p.SetCapacity(o.Capacity)
+	return p
+}
+
+func (p *wtinylfu) init() {
 	for i := range p.q {
 		p.q[i] = queue{head: nilID, tail: nilID}
 	}
-	p.SetCapacity(o.Capacity)
-	return p
 }
 
 func (p *wtinylfu) Name() string { return AllKeysWTinyLFU }
@@ -98,29 +107,44 @@ func (p *wtinylfu) Name() string { return AllKeysWTinyLFU }
 func (p *wtinylfu) Len() int { return p.n }
 
 func (p *wtinylfu) Bytes() int64 {
-	return int64(cap(p.links))*8 + int64(cap(p.meta))*4 + int64(cap(p.hash))*4 +
-		p.sk.bytes() + 256
+	b := int64(cap(p.links))*8 + int64(cap(p.meta))*4 + int64(cap(p.hash))*4 + 256
+	if !p.mini {
+		b += p.sk.bytes()
+	}
+	if p.tuner != nil {
+		b += p.tuner.bytes()
+	}
+	return b
 }
 
 // SetCapacity resizes window and protected area in proportion.
 func (p *wtinylfu) SetCapacity(c int64) {
-	if c < 0 {
-		c = 0
-	}
+	c = max(c, 0)
 	old := p.capacity
 	p.capacity = c
+	p.pending = 0
 	if old == 0 || c == 0 {
-		p.windowMax = c - int64((1-tune["window"])*float64(c))
-		p.protectedMax = int64(tune["protect"] * float64(c-p.windowMax))
-		p.stepSize = tune["sign"] * tune["step"] * float64(c)
+		p.windowMax = c - int64(percentMain*float64(c))
+		p.protectedMax = int64(percentMainProtected * float64(c-p.windowMax))
 	} else {
 		scale := float64(c) / float64(old)
 		p.windowMax = int64(float64(p.windowMax) * scale)
 		p.protectedMax = int64(float64(p.protectedMax) * scale)
-		p.stepSize *= scale
-		p.adjustment = 0
+	}
+	if p.tuner != nil && old != c {
+		p.tuner = nil // rebuilt for the new size at the next Victim
 	}
 	p.demote()
+}
+
+// setFraction sets the window to fraction f of the capacity. Its space comes
+// out of the protected area first, as in Caffeine: probation keeps about 20%
+// of main's initial share until the window takes more than 80%.
+func (p *wtinylfu) setFraction(f float64) {
+	c := p.capacity
+	initial := c - int64(percentMain*float64(c))
+	p.windowMax = int64(f * float64(c))
+	p.protectedMax = max(0, int64(percentMainProtected*float64(c-initial))-(p.windowMax-initial))
 }
 
 func (p *wtinylfu) live(id uint32) bool {
@@ -131,7 +155,7 @@ func (p *wtinylfu) queueOf(id uint32) uint32 { return p.meta[id] >> queueShift }
 
 func (p *wtinylfu) prev(id uint32) uint32 { return uint32(p.links[id] & linkMask) }
 func (p *wtinylfu) next(id uint32) uint32 { return uint32(p.links[id] >> linkBits & linkMask) }
-func (p *wtinylfu) size(id uint32) int64  { return decodeSize(uint8(p.links[id] >> 56)) }
+func (p *wtinylfu) size(id uint32) int64  { return decodeSize(uint8(p.links[id] >> sizeShift)) }
 
 func (p *wtinylfu) setPrev(id, v uint32) {
 	p.links[id] = p.links[id]&^linkMask | uint64(v)
@@ -145,7 +169,7 @@ func (p *wtinylfu) setNext(id, v uint32) {
 func (p *wtinylfu) push(k, id uint32) {
 	q := &p.q[k]
 	t := q.tail
-	p.links[id] = p.links[id]&^(1<<56-1) | uint64(nilID)<<linkBits | uint64(t)
+	p.links[id] = p.links[id]&^(1<<sizeShift-1) | uint64(nilID)<<linkBits | uint64(t)
 	if t == nilID {
 		q.head = id
 	} else {
@@ -180,6 +204,10 @@ func (p *wtinylfu) move(k, id uint32) {
 	p.push(k, id)
 }
 
+func (p *wtinylfu) total() int64 {
+	return p.q[qWindow].size + p.q[qProbation].size + p.q[qProtected].size
+}
+
 // seconds returns the access stamp for now.
 func (p *wtinylfu) seconds() uint32 {
 	rel := (p.opts.Now() - p.base) / 1000
@@ -204,32 +232,34 @@ func (p *wtinylfu) Insert(id uint32, e Entry) {
 	p.hash = grow(p.hash, id)
 	h := uint32(e.Hash ^ e.Hash>>32)
 	p.hash[id] = h
-	p.links[id] = uint64(encodeSize(e.Size)) << 56
+	p.links[id] = uint64(encodeSize(e.Size)) << sizeShift
+	p.meta[id] = 0
 	p.n++
 	if !p.mini {
 		p.meta[id] = p.seconds()
-		p.sk.ensure(p.n)
+		if p.capacity > 0 {
+			// Without a capacity nothing is evicted yet: no sketch
+			// until there is (SetCapacity, or the first Victim).
+			p.sk.ensure(p.n)
+		}
 		p.sk.increment(h)
+		if p.tuner == nil && !p.everFull && p.n == tunerEarlyStart && p.capacity > 0 {
+			// Start tuning while the cache fills, assuming the entries
+			// seen so far are of typical size.
+			p.tuner = newTuner(p, int(p.capacity*int64(p.n)/max(1, p.total())))
+		}
 		if p.tuner != nil {
 			p.tuner.record(h)
 		}
 	}
 	p.push(qWindow, id)
-	if p.tuner == nil && !p.everFull && !p.mini && tune["mode"] == 1 && p.n == 64 && p.capacity > 0 {
-		total := p.q[qWindow].size + p.q[qProbation].size + p.q[qProtected].size
-		p.tuner = newTuner(p, int(p.capacity*int64(p.n)/max(1, total)))
-	}
 
-	p.full, p.evicting = p.evicting, false
-	if !p.full {
+	p.sinceVictim++
+	if !p.everFull || p.sinceVictim > max(fullSlack, p.n/16) {
 		p.drain()
 	}
-	if p.everFull && !p.mini && tune["mode"] == 0 {
-		p.misses++
-		p.climb()
-	}
-	if p.adjustment != 0 {
-		p.adjust()
+	if p.pending != 0 || p.q[qProtected].size > p.protectedMax {
+		p.rebalance()
 	}
 }
 
@@ -254,12 +284,8 @@ func (p *wtinylfu) Access(id uint32) {
 	case qProtected:
 		p.move(qProtected, id)
 	}
-	if p.everFull && !p.mini && tune["mode"] == 0 {
-		p.hits++
-		p.climb()
-	}
-	if p.adjustment != 0 {
-		p.adjust()
+	if p.pending != 0 || p.q[qProtected].size > p.protectedMax {
+		p.rebalance()
 	}
 }
 
@@ -269,7 +295,7 @@ func (p *wtinylfu) Update(id uint32, e Entry) {
 	}
 	k := p.queueOf(id)
 	old := p.size(id)
-	p.links[id] = p.links[id]&(1<<56-1) | uint64(encodeSize(e.Size))<<56
+	p.links[id] = p.links[id]&(1<<sizeShift-1) | uint64(encodeSize(e.Size))<<sizeShift
 	p.q[k].size += p.size(id) - old
 	if k == qProtected {
 		p.demote()
@@ -286,19 +312,20 @@ func (p *wtinylfu) Remove(id uint32) {
 }
 
 func (p *wtinylfu) Victim() (uint32, bool) {
-	p.evicting = true
-	if !p.mini && tune["mode"] == 1 {
+	p.sinceVictim = 0
+	if p.n == 0 {
+		return 0, false
+	}
+	if p.capacity == 0 && !p.mini {
+		// No capacity given: learn it from when the store evicts.
+		p.SetCapacity(p.total())
+	}
+	if !p.mini {
 		if t := p.tuner; t == nil || p.n > 2*t.nEst || 2*p.n < t.nEst {
 			p.tuner = newTuner(p, p.n)
 		}
 	}
 	p.everFull = true
-	if p.n == 0 {
-		return 0, false
-	}
-	if p.capacity == 0 {
-		p.learnCapacity()
-	}
 	w := &p.q[qWindow]
 	if w.size > p.windowMax && w.n > 0 {
 		cand := w.head
@@ -316,15 +343,6 @@ func (p *wtinylfu) Victim() (uint32, bool) {
 		return v, true
 	}
 	return w.head, true
-}
-
-// learnCapacity takes the current total as the capacity when none was given.
-func (p *wtinylfu) learnCapacity() {
-	total := p.q[qWindow].size + p.q[qProbation].size + p.q[qProtected].size
-	if total > 0 {
-		p.SetCapacity(total)
-		p.capacity = 0 // keep learning
-	}
 }
 
 func (p *wtinylfu) mainVictim() (uint32, bool) {
@@ -349,8 +367,8 @@ func (p *wtinylfu) admit(cand, vict uint32) bool {
 	return cf >= admitHashDoSMin && p.rng.next()&127 == 0
 }
 
-// drain moves the window's overflow to probation while the cache is not
-// full (no admission test needed).
+// drain moves the window's overflow to probation while the cache has room
+// (no admission test needed).
 func (p *wtinylfu) drain() {
 	w := &p.q[qWindow]
 	for w.size > p.windowMax && w.n > 1 {
@@ -359,111 +377,51 @@ func (p *wtinylfu) drain() {
 }
 
 // demote moves the least recent protected entries to probation while the
-// protected area is over its share.
+// protected area is over its share, at most queueTransferMax at a time.
 func (p *wtinylfu) demote() {
 	pq := &p.q[qProtected]
-	for pq.size > p.protectedMax && pq.n > 0 {
+	for i := 0; pq.size > p.protectedMax && pq.n > 0 && i < queueTransferMax; i++ {
 		p.move(qProbation, pq.head)
 	}
 }
 
-// climb runs the hill climber: after each sample it steps the window size in
-// the direction that improved the hit rate, with a decaying step.
-func (p *wtinylfu) climb() {
-	if ss := min(int(tune["maxsample"]), max(int(tune["minsample"]), int(tune["sample"]*float64(p.sk.sizedFor)))); p.hits+p.misses >= ss && ss > 0 {
-		rate := float64(p.hits) / float64(p.hits+p.misses)
-		change := rate - p.prevHitRate
-		amount := p.stepSize
-		if change < 0 {
-			amount = -amount
-		}
-		next := tune["decay"] * amount
-		if change >= tune["restart"] || change <= -tune["restart"] {
-			next = tune["step"] * float64(p.capacity)
-			if amount < 0 {
-				next = -next
-			}
-		}
-		p.prevHitRate = rate
-		p.stepSize = next
-		p.hits, p.misses = 0, 0
-		p.adjustment = int64(amount)
-		if tune["debug"] > 0 {
-			debugf("rate=%.4f win=%d/%d step=%.1f amount=%.1f\n", rate, p.windowMax, p.capacity, p.stepSize, amount)
-		}
-	}
-}
-
-// adjust applies a pending window change.
-func (p *wtinylfu) adjust() {
-	switch {
-	case p.adjustment > 0:
-		p.increaseWindow()
-	case p.adjustment < 0:
-		p.decreaseWindow()
-	}
-}
-
-// setWindow aims the window at fraction f of the capacity; the move happens
-// in bounded steps.
+// setWindow moves the window to fraction f of the capacity. As in Caffeine,
+// a larger window takes main's least recent entries (probation first), a
+// smaller one hands its least recent entries to probation; either way at most
+// queueTransferMax entries move per call.
 func (p *wtinylfu) setWindow(f float64) {
-	target := int64(f * float64(p.capacity))
-	p.adjustment = target - p.windowMax
-	p.adjust()
+	old := p.windowMax
+	p.setFraction(f)
+	p.pending = p.windowMax - old
+	p.rebalance()
 }
 
-func (p *wtinylfu) increaseWindow() {
-	if p.protectedMax == 0 {
-		p.adjustment = 0
-		return
-	}
-	quota := min(p.adjustment, p.protectedMax)
-	start := quota
-	p.protectedMax -= quota
-	p.windowMax += quota
-	p.demote()
-	for range queueTransferMax {
-		id := p.q[qProbation].head
-		if id == nilID || quota < p.size(id) {
-			id = p.q[qProtected].head
-		}
-		if id == nilID || quota < p.size(id) {
+// rebalance continues a window change, and demotes protected entries while
+// the protected area is over its share.
+func (p *wtinylfu) rebalance() {
+	w := &p.q[qWindow]
+	for i := 0; i < queueTransferMax && p.pending < 0; i++ {
+		if w.size <= p.windowMax {
+			p.pending = 0
 			break
 		}
-		quota -= p.size(id)
-		p.move(qWindow, id)
-	}
-	p.protectedMax += quota
-	p.windowMax -= quota
-	p.adjustment = quota
-	if quota == start {
-		p.adjustment = 0 // nothing could move; drop the rest of this step
-	}
-}
-
-func (p *wtinylfu) decreaseWindow() {
-	if p.windowMax <= 1 {
-		p.adjustment = 0
-		return
-	}
-	quota := min(-p.adjustment, max(0, p.windowMax-1))
-	start := quota
-	p.protectedMax += quota
-	p.windowMax -= quota
-	for range queueTransferMax {
-		id := p.q[qWindow].head
-		if id == nilID || quota < p.size(id) {
-			break
-		}
-		quota -= p.size(id)
+		id := w.head
+		p.pending += p.size(id)
 		p.move(qProbation, id)
 	}
-	p.protectedMax -= quota
-	p.windowMax += quota
-	p.adjustment = -quota
-	if quota == start {
-		p.adjustment = 0 // nothing could move; drop the rest of this step
+	for i := 0; i < queueTransferMax && p.pending > 0; i++ {
+		id := p.q[qProbation].head
+		if id == nilID {
+			id = p.q[qProtected].head
+		}
+		if id == nilID || w.size+p.size(id) > p.windowMax {
+			p.pending = 0
+			break
+		}
+		p.pending -= p.size(id)
+		p.move(qWindow, id)
 	}
+	p.demote()
 }
 
 func (p *wtinylfu) Freq(id uint32) (int, bool) {
@@ -486,7 +444,8 @@ func (p *wtinylfu) IdleMillis(id uint32) (int64, bool) {
 }
 
 // encodeSize packs a size into 8 bits: exact below 16, else 4 significant
-// bits and an exponent (within 1/16 of the size, rounded to nearest).
+// bits and an exponent, rounded to nearest (within 1/16). Queue sizes add
+// and subtract the decoded value, so they stay consistent.
 func encodeSize(s uint32) uint8 {
 	if s < 16 {
 		return uint8(s)

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
-	"errors"
 	"slices"
 	"sort"
 	"strings"
@@ -579,6 +578,10 @@ func (a *aclUsers) defaultOpen() bool {
 	return u.enabled && u.nopass
 }
 
+// defaultNopass reports whether the default user needs no password
+// (protected mode refuses non-loopback clients then).
+func (a *aclUsers) defaultNopass() bool { return a.def.cur.Load().nopass }
+
 // credentials returns the user's slot when name/pass authenticate, in
 // constant time with respect to the password.
 func (a *aclUsers) credentials(name string, pass []byte) *aclSlot {
@@ -714,6 +717,3 @@ func maps2(m map[string]*aclSlot) map[string]*aclSlot {
 	}
 	return out
 }
-
-// errACLFile is wrapped by aclfile errors.
-var errACLFile = errors.New("acl file")

@@ -29,14 +29,26 @@ type Client struct {
 	db            int
 	resp          int
 	authenticated bool
-	now           int64 // unix ms, read once per command
-	cmd           *Command
-	failed        bool
-	closeAfter    bool
-	noTouch       bool
-	noEvict       bool
-	replyOff      bool
-	replySkip     int // replies to drop: 1 = the next one
+	// user is the ACL user the connection runs as (the default user until
+	// AUTH); other goroutines read it for CLIENT KILL and ACL DELUSER.
+	user   atomic.Pointer[aclSlot]
+	aclIdx []int // key positions scratch for ACL checks
+
+	// Output limits (flush): the write deadline in force, when the pending
+	// output went over the soft limit, and whether the soft limit set the
+	// deadline.
+	wdl         time.Time
+	overSoft    time.Time
+	softBinding bool
+	now         int64     // unix ms, read once per command
+	mark        time.Time // end of the previous command (or arrival of input)
+	cmd         *Command
+	failed      bool
+	closeAfter  bool
+	noTouch     bool
+	noEvict     bool
+	replyOff    bool
+	replySkip   int // replies to drop: 1 = the next one
 
 	multi    bool
 	multiErr bool
@@ -63,6 +75,7 @@ type Client struct {
 		sync.Mutex
 		name, libName, libVer string
 		lastCmd               string
+		user                  string
 	}
 }
 
@@ -90,9 +103,25 @@ func newClient(s *Server, nc net.Conn) *Client {
 	c.p.buf = make([]byte, initialReadBuf)
 	c.p.maxBulk = s.maxBulk.Load()
 	c.p.maxQuery = s.maxQuery.Load()
-	c.authenticated = *s.requirePass.Load() == ""
+	c.resetUser()
 	c.aResp.Store(2)
 	return c
+}
+
+// resetUser puts the connection back on the default user, authenticated
+// when that user needs no password (new connections, RESET).
+func (c *Client) resetUser() {
+	s := c.srv
+	c.user.Store(s.acl.def)
+	c.authenticated = s.acl.defaultOpen()
+	if !c.authenticated {
+		c.p.maxBulk = min(unauthMaxBulk, s.maxBulk.Load())
+	} else {
+		c.p.maxBulk = s.maxBulk.Load()
+	}
+	c.info.Lock()
+	c.info.user = "default"
+	c.info.Unlock()
 }
 
 // release drops the client's watches when it goes away.

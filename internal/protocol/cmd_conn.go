@@ -1,8 +1,6 @@
 package protocol
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"strconv"
 	"strings"
 	"time"
@@ -28,21 +26,6 @@ func cmdQuit(c *Client, args [][]byte) {
 	c.closeAfter = true
 }
 
-// checkPassword compares in constant time (over SHA-256 digests, so the
-// length does not leak either).
-func (c *Client) checkPassword(user, pass []byte) bool {
-	want := *c.srv.requirePass.Load()
-	if user != nil && string(user) != "default" {
-		return false
-	}
-	if want == "" {
-		return user != nil // "default" with nopass accepts any password
-	}
-	a := sha256.Sum256(pass)
-	b := sha256.Sum256([]byte(want))
-	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
-}
-
 const errWrongPass = "WRONGPASS invalid username-password pair or user is disabled."
 
 func cmdAuth(c *Client, args [][]byte) {
@@ -55,17 +38,15 @@ func cmdAuth(c *Client, args [][]byte) {
 		user, pass = args[1], args[2]
 	} else {
 		pass = args[1]
-		if *c.srv.requirePass.Load() == "" {
+		if c.srv.acl.defaultNopass() {
 			c.addError("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
 			return
 		}
 	}
-	if !c.checkPassword(user, pass) {
-		c.srv.log.Info("authentication failed", "addr", c.addr)
+	if !c.authenticate(user, pass, args[0]) {
 		c.addError(errWrongPass)
 		return
 	}
-	c.authenticated = true
 	c.addOK()
 }
 
@@ -91,11 +72,10 @@ func cmdHello(c *Client, args [][]byte) {
 		more := len(args) - i - 1
 		switch {
 		case eq(args[i], "auth") && more >= 2:
-			if !c.checkPassword(args[i+1], args[i+2]) {
+			if !c.authenticate(args[i+1], args[i+2], args[0]) {
 				c.addError(errWrongPass)
 				return
 			}
-			c.authenticated = true
 			i += 2
 		case eq(args[i], "setname") && more >= 1:
 			if !validClientName(args[i+1]) {
@@ -109,7 +89,7 @@ func cmdHello(c *Client, args [][]byte) {
 			return
 		}
 	}
-	if !c.authenticated {
+	if !c.authenticated && !c.srv.acl.defaultOpen() {
 		c.addError("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
 		return
 	}
@@ -159,7 +139,7 @@ func cmdReset(c *Client, args [][]byte) {
 	c.resp = 2
 	c.aResp.Store(2)
 	c.noTouch, c.noEvict, c.replyOff, c.replySkip = false, false, false, 0
-	c.authenticated = *c.srv.requirePass.Load() == ""
+	c.resetUser()
 	c.info.Lock()
 	c.info.name = ""
 	c.info.Unlock()
@@ -219,7 +199,9 @@ func cmdExec(c *Client, args [][]byte) {
 		}()
 		c.addArray(len(queued))
 		for _, q := range queued {
-			c.srv.call(c, q.cmd, q.args)
+			if c.srv.aclAllowedAtExec(c, q.cmd, q.args) {
+				c.srv.call(c, q.cmd, q.args)
+			}
 		}
 	}()
 	c.unwatchAll()
@@ -340,7 +322,7 @@ func cmdClientReply(c *Client, args [][]byte) {
 // infoLine is CLIENT LIST's line for c.
 func (c *Client) infoLine() string {
 	c.info.Lock()
-	name, libName, libVer := c.info.name, c.info.libName, c.info.libVer
+	name, libName, libVer, user := c.info.name, c.info.libName, c.info.libVer, c.info.user
 	c.info.Unlock()
 	now := time.Now()
 	cmd := "NULL"
@@ -363,7 +345,7 @@ func (c *Client) infoLine() string {
 	b.WriteString(" db=" + itoa(int64(c.aDB.Load())))
 	b.WriteString(" sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r")
 	b.WriteString(" cmd=" + cmd)
-	b.WriteString(" user=default redir=-1 resp=" + itoa(int64(c.aResp.Load())))
+	b.WriteString(" user=" + user + " redir=-1 resp=" + itoa(int64(c.aResp.Load())))
 	b.WriteString(" lib-name=" + libName + " lib-ver=" + libVer)
 	return b.String()
 }
@@ -470,7 +452,7 @@ func cmdClientKill(c *Client, args [][]byte) {
 	var n int64
 	for _, o := range c.srv.Clients() {
 		if (id != 0 && o.id != id) || (addr != "" && o.addr != addr) ||
-			(laddr != "" && o.nc.LocalAddr().String() != laddr) || (user != "" && user != "default") {
+			(laddr != "" && o.nc.LocalAddr().String() != laddr) || (user != "" && user != o.user.Load().name) {
 			continue
 		}
 		if o == c && skipMe {

@@ -127,6 +127,21 @@ func buildTable() *Table {
 	srv("reset", 1, conn|f|FlagNoAuth|FlagAllowBusy|FlagTxControl, "connection", "connection", "6.2.0", "Resets the connection.", cmdReset)
 	srv("auth", -2, conn|f|FlagNoAuth|FlagAllowBusy|FlagNoMulti, "connection", "connection", "1.0.0", "Authenticates the connection.", cmdAuth)
 	srv("hello", -1, conn|f|FlagNoAuth|FlagAllowBusy|FlagNoMulti, "connection", "connection", "6.0.0", "Handshakes with the Redis server.", cmdHello)
+	// ACL (acl.go, acl_cmd.go, acl_file.go)
+	acl := srv("acl", -2, 0, "", "server", "6.0.0", "A container for Access List Control commands.", nil)
+	sub(acl, "cat", -2, conn, "Lists the ACL categories, or the commands inside a category.", cmdACLCat)
+	sub(acl, "deluser", -3, adm|FlagLoading|FlagStale, "Deletes ACL users, and terminates their connections.", cmdACLDelUser)
+	sub(acl, "dryrun", -4, adm, "Simulates the execution of a command by a user, without executing the command.", cmdACLDryRun)
+	sub(acl, "genpass", -2, conn, "Generates a pseudorandom, secure password that can be used to identify ACL users.", cmdACLGenPass)
+	sub(acl, "getuser", 3, adm|FlagLoading|FlagStale, "Lists the ACL rules of a user.", cmdACLGetUser)
+	sub(acl, "help", 2, FlagLoading|FlagStale, "Returns helpful text about the different subcommands.", cmdACLHelp)
+	sub(acl, "list", 2, adm|FlagLoading|FlagStale, "Dumps the effective rules in ACL file format.", cmdACLList)
+	sub(acl, "load", 2, adm|FlagLoading|FlagStale, "Reloads the rules from the configured ACL file.", cmdACLLoad)
+	sub(acl, "log", -2, adm|FlagLoading|FlagStale, "Lists recent security events generated due to commands rejected by ACL rules.", cmdACLLog)
+	sub(acl, "save", 2, adm|FlagLoading|FlagStale, "Saves the effective ACL rules in the configured ACL file.", cmdACLSave)
+	sub(acl, "setuser", -3, adm|FlagLoading|FlagStale, "Creates and modifies an ACL user and its rules.", cmdACLSetUser)
+	sub(acl, "users", 2, adm|FlagLoading|FlagStale, "Lists all ACL users.", cmdACLUsers)
+	sub(acl, "whoami", 2, conn, "Returns the authenticated username of the current connection.", cmdACLWhoami)
 	cl := srv("client", -2, FlagSkipSlowlog, "connection", "connection", "2.4.0", "A container for client connection commands.", nil)
 	sub(cl, "id", 2, conn, "Returns the unique client ID of the connection.", cmdClientID)
 	sub(cl, "setname", 3, conn, "Sets the connection name.", cmdClientSetName)
@@ -165,6 +180,37 @@ func buildTable() *Table {
 	srv("cluster", -2, 0, "", "cluster", "3.0.0", "A container for Redis Cluster commands (cluster support is disabled).", cmdClusterDisabled)
 	srv("readonly", 1, conn|f, "connection", "cluster", "3.0.0", "Enables read-only queries for a connection to a Redis Cluster replica node.", cmdClusterDisabled)
 	srv("readwrite", 1, conn|f, "connection", "cluster", "3.0.0", "Enables read-write queries for a connection to a Reids Cluster replica node.", cmdClusterDisabled)
+
+	// Stampede protection (cmd_lease.go; Server.SetLeases binds the handlers)
+	// and RedisBloom-compatible Bloom filters (cmd_bloom.go). Grammars and
+	// replies: docs/stampede.md.
+	cache := func(name string, arity int, flags Flag, summary string) {
+		t.add(&Command{Name: name, Arity: arity, Flags: flags, FirstKey: 1, LastKey: 1, Step: 1,
+			Category: "string", Group: "string", Since: "0.1.0", Summary: summary, Handler: cmdLeasesOff})
+	}
+	cache("cache.get", -2, r, "Reads a key with stampede protection: CACHE.GET key [LEASE ms] [WAIT ms] [BETA beta] [NOLEASE]. "+
+		"Replies [state, value, token]; state is HIT (token: early refresh won), STALE (token: refresh won), NOTFOUND (negative entry), "+
+		"LEASE (miss, token: fill it), PENDING (miss, another client fills) or MISS.")
+	cache("cache.fill", -4, w, "Stores the value computed under a lease: CACHE.FILL key token|* value [EX s|PX ms] [GRACE ms] [DELTA ms] "+
+		"[JITTER f|NOJITTER] [TAGS n tag ...] [DEPS n key ...]. Replies 1 when stored, 0 when a write, invalidation or expiry overtook the lease.")
+	cache("cache.notfound", -3, w, "Caches that a key does not exist at the origin: CACHE.NOTFOUND key token|* [EX s|PX ms] [JITTER f|NOJITTER] "+
+		"[TAGS n tag ...] [DEPS n key ...]. Replies 1 when stored, 0 when the lease was overtaken.")
+	cache("cache.release", 3, f, "Gives a lease back without filling, waking waiters: CACHE.RELEASE key token. Replies 1 when released, 0 otherwise.")
+	cache("cache.stale", -2, FlagWrite|f, "Marks a key stale, keeping its value for a grace period: CACHE.STALE key [GRACE ms]. "+
+		"Replies 1 when marked, 0 when the key does not exist.")
+	bf := func(name string, arity int, flags Flag, since, summary string, h Handler) {
+		t.add(&Command{Name: name, Arity: arity, Flags: flags, FirstKey: 1, LastKey: 1, Step: 1,
+			Category: "bloom", Group: "bf", Since: since, Summary: summary, Handler: h})
+	}
+	bf("bf.reserve", -4, w, "1.0.0", "Creates a new Bloom Filter: BF.RESERVE key error_rate capacity [EXPANSION expansion] [NONSCALING].", cmdBFReserve)
+	bf("bf.add", 3, w, "1.0.0", "Adds an item to a Bloom Filter: BF.ADD key item.", cmdBFAdd)
+	bf("bf.madd", -3, w, "1.0.0", "Adds one or more items to a Bloom Filter. A filter will be created if it does not exist: BF.MADD key item [item ...].", cmdBFMAdd)
+	bf("bf.insert", -4, w, "1.0.0", "Adds one or more items to a Bloom Filter. A filter will be created if it does not exist: "+
+		"BF.INSERT key [CAPACITY capacity] [ERROR error] [EXPANSION expansion] [NOCREATE] [NONSCALING] ITEMS item [item ...].", cmdBFInsert)
+	bf("bf.exists", 3, r|f, "1.0.0", "Checks whether an item exists in a Bloom Filter: BF.EXISTS key item.", cmdBFExists)
+	bf("bf.mexists", -3, r|f, "1.0.0", "Checks whether one or more items exist in a Bloom Filter: BF.MEXISTS key item [item ...].", cmdBFMExists)
+	bf("bf.info", -2, r|f, "1.0.0", "Returns information about a Bloom Filter: BF.INFO key [CAPACITY | SIZE | FILTERS | ITEMS | EXPANSION].", cmdBFInfo)
+	bf("bf.card", 2, r|f, "2.4.4", "Returns the cardinality of a Bloom filter: BF.CARD key.", cmdBFCard)
 	return t
 }
 

@@ -111,6 +111,7 @@ type Shard struct {
 	reported   int64        // part of used already added to Store.used
 
 	stats  ShardStats
+	nowMs  int64 // time of the last operation: the eviction policy's clock
 	base   int64 // time origin of TTLSum
 	tagBuf []byte
 	watch  map[string][]*Watch
@@ -138,7 +139,8 @@ func (sh *Shard) init(st *Store, idx int, now int64) {
 	sh.refs = nil
 	sh.freeIDs = nil
 	sh.slabs = newSlabs()
-	sh.policy = st.newPolicy(st.policyName.Load().(string))
+	sh.nowMs = now
+	sh.policy = st.newPolicy(st.policyName.Load().(string), sh)
 	sh.exp = expire.NewIndex(now)
 	sh.entryBytes = 0
 	n := st.opts.Databases
@@ -283,6 +285,7 @@ func (sh *Shard) htDelete(pos uint32) {
 // and dropping it when its tags were invalidated. stale reports an entry
 // past its soft deadline or softly invalidated through a tag.
 func (sh *Shard) lookup(pdb uint16, key []byte, h uint64, now int64) (pos, id uint32, rec []byte, stale, ok bool) {
+	sh.nowMs = now
 	frag := sh.frag(h, pdb)
 	pos, id, ok = sh.find(pdb, key, frag)
 	if !ok {
@@ -369,6 +372,7 @@ func (sh *Shard) SetLocked(db int, key []byte, h uint64, val []byte, m Meta, now
 		return ErrTooLarge
 	}
 	sh.ownTags(&m)
+	sh.nowMs = now
 	frag := sh.frag(h, pdb)
 	pos, id, ok := sh.find(pdb, key, frag)
 	if ok {

@@ -148,8 +148,13 @@ func max64(a, b int64) int64 {
 	return b
 }
 
-func (st *Store) newPolicy(name string) evict.Policy {
+// newPolicy builds a policy for shard sh; its clock is the shard's last
+// command time (set under the shard lock), so policies read no clock.
+func (st *Store) newPolicy(name string, sh *Shard) evict.Policy {
 	o := st.evictOpts
+	if sh != nil {
+		o.Now = func() int64 { return sh.nowMs }
+	}
 	if max := st.maxmemory.Load(); max > 0 {
 		o.Capacity = max / int64(len(st.shards))
 	}
@@ -248,7 +253,7 @@ func (st *Store) SetPolicy(name string) error {
 	st.policyName.Store(name)
 	for i := range st.shards {
 		sh := &st.shards[i]
-		p := st.newPolicy(name)
+		p := st.newPolicy(name, sh)
 		for id, r := range sh.refs {
 			if r == refFree {
 				continue
@@ -310,6 +315,7 @@ func (st *Store) Evict(start int) (int, error) {
 	for i := 0; evicted < maxVictims && empty < n; i++ {
 		sh := &st.shards[(start+i)&int(st.mask)]
 		sh.mu.Lock()
+		sh.nowMs = now
 		freed := 0
 		for evicted < maxVictims {
 			if st.used.Load()+sh.pending <= max {
