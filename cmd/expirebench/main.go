@@ -32,6 +32,7 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"slices"
 	"strconv"
@@ -53,6 +54,7 @@ type options struct {
 	maxTTL   time.Duration
 	interval time.Duration
 	conns    int
+	loader   string
 	batch    int
 	maxWait  time.Duration
 	settle   time.Duration
@@ -74,6 +76,7 @@ func main() {
 	flag.DurationVar(&o.maxTTL, "max-ttl", 0, "longest TTL (default 10s in expire mode, 1h in idle mode)")
 	flag.DurationVar(&o.interval, "interval", 50*time.Millisecond, "sampling interval (expire mode)")
 	flag.IntVar(&o.conns, "conns", 4, "connections used for the load")
+	flag.StringVar(&o.loader, "loader", "raw", "how the load is sent: raw (hand-encoded RESP pipelines) or go-redis (go-redis pipelines; slower on the client side)")
 	flag.IntVar(&o.batch, "batch", 1000, "commands per pipeline during the load")
 	flag.DurationVar(&o.maxWait, "max-wait", 60*time.Second, "give up this long after the last deadline (expire mode)")
 	flag.DurationVar(&o.settle, "settle", 5*time.Second, "wait after the load before measuring idle CPU (idle mode)")
@@ -118,6 +121,9 @@ func (o *options) validate() error {
 	}
 	if o.minTTL < time.Millisecond || o.maxTTL < o.minTTL {
 		errs = append(errs, fmt.Errorf("-min-ttl %v -max-ttl %v: want 1ms <= min <= max", o.minTTL, o.maxTTL))
+	}
+	if o.loader != "raw" && o.loader != "go-redis" {
+		errs = append(errs, fmt.Errorf("-loader %q: want raw or go-redis", o.loader))
 	}
 	if o.conns < 1 || o.batch < 1 || o.interval <= 0 {
 		errs = append(errs, errors.New("-conns, -batch and -interval must be positive"))
@@ -287,10 +293,15 @@ func (b *bench) snapshot() []sample {
 // deadline as an offset from t0: the time its pipeline was sent plus its TTL.
 // The server sets the deadline when it executes the command, a little later,
 // so "time after the last deadline" is if anything overstated.
+//
+// The load encodes RESP itself on plain connections (-loader raw, the
+// default) rather than going through go-redis pipelines: on a 2-core machine
+// go-redis's per-command cost made loading a million keys take several
+// seconds, most of the 1-10 s TTL range, and the expiry window would have
+// been measured while the client still competed for the CPU.
 func (b *bench) load() ([]time.Duration, error) {
 	o := b.o
 	deadlines := make([]time.Duration, o.keys)
-	value := strings.Repeat("v", 32)
 	span := int64(o.maxTTL/time.Millisecond - o.minTTL/time.Millisecond)
 	minMs := int64(o.minTTL / time.Millisecond)
 	var wg sync.WaitGroup
@@ -300,32 +311,91 @@ func (b *bench) load() ([]time.Duration, error) {
 		lo, hi := w*per, min((w+1)*per, o.keys)
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(o.seed, uint64(w)))
-			key := make([]byte, 0, 16)
-			for i := lo; i < hi; i += o.batch {
-				p := b.c.Pipeline()
-				end := min(i+o.batch, hi)
-				for j := i; j < end; j++ {
-					ttl := minMs
-					if span > 0 {
-						ttl += rng.Int64N(span + 1)
-					}
-					deadlines[j] = time.Duration(ttl) * time.Millisecond
-					key = fmt.Appendf(key[:0], "eb:%013d", j) // 16 bytes
-					p.Do(b.ctx, "SET", string(key), value, "PX", ttl)
+			ttl := func() int64 {
+				if span > 0 {
+					return minMs + rng.Int64N(span+1)
 				}
-				sent := b.now()
-				for j := i; j < end; j++ {
-					deadlines[j] += sent
-				}
-				if _, err := p.Exec(b.ctx); err != nil {
-					errs[w] = fmt.Errorf("load: %w", err)
-					return
-				}
+				return minMs
+			}
+			if o.loader == "go-redis" {
+				errs[w] = b.loadGoRedis(lo, hi, deadlines, ttl)
+			} else {
+				errs[w] = b.loadRaw(lo, hi, deadlines, ttl)
 			}
 		})
 	}
 	wg.Wait()
 	return deadlines, errors.Join(errs...)
+}
+
+const value32 = "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
+
+// appendKey appends key number i, 16 bytes.
+func appendKey(dst []byte, i int) []byte { return fmt.Appendf(dst, "eb:%013d", i) }
+
+func (b *bench) loadRaw(lo, hi int, deadlines []time.Duration, ttl func() int64) error {
+	conn, err := net.DialTimeout("tcp", b.o.addr, 10*time.Second)
+	if err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	defer conn.Close()
+	r := bufio.NewReaderSize(conn, 64<<10)
+	var buf []byte
+	for i := lo; i < hi; i += b.o.batch {
+		end := min(i+b.o.batch, hi)
+		buf = buf[:0]
+		for j := i; j < end; j++ {
+			t := ttl()
+			deadlines[j] = time.Duration(t) * time.Millisecond
+			ts := strconv.FormatInt(t, 10)
+			buf = append(buf, "*5\r\n$3\r\nSET\r\n$16\r\n"...)
+			buf = appendKey(buf, j)
+			buf = append(buf, "\r\n$32\r\n"+value32+"\r\n$2\r\nPX\r\n$"...)
+			buf = strconv.AppendInt(buf, int64(len(ts)), 10)
+			buf = append(buf, "\r\n"...)
+			buf = append(buf, ts...)
+			buf = append(buf, "\r\n"...)
+		}
+		sent := b.now()
+		for j := i; j < end; j++ {
+			deadlines[j] += sent
+		}
+		if _, err := conn.Write(buf); err != nil {
+			return fmt.Errorf("load: %w", err)
+		}
+		for j := i; j < end; j++ {
+			line, err := r.ReadSlice('\n')
+			if err != nil {
+				return fmt.Errorf("load: %w", err)
+			}
+			if string(line) != "+OK\r\n" {
+				return fmt.Errorf("load: SET replied %q", strings.TrimSpace(string(line)))
+			}
+		}
+	}
+	return nil
+}
+
+func (b *bench) loadGoRedis(lo, hi int, deadlines []time.Duration, ttl func() int64) error {
+	key := make([]byte, 0, 16)
+	for i := lo; i < hi; i += b.o.batch {
+		p := b.c.Pipeline()
+		end := min(i+b.o.batch, hi)
+		for j := i; j < end; j++ {
+			t := ttl()
+			deadlines[j] = time.Duration(t) * time.Millisecond
+			key = appendKey(key[:0], j)
+			p.Do(b.ctx, "SET", string(key), value32, "PX", t)
+		}
+		sent := b.now()
+		for j := i; j < end; j++ {
+			deadlines[j] += sent
+		}
+		if _, err := p.Exec(b.ctx); err != nil {
+			return fmt.Errorf("load: %w", err)
+		}
+	}
+	return nil
 }
 
 func run(ctx context.Context, o options) error {
@@ -436,13 +506,10 @@ func (b *bench) runExpire(la0 string) error {
 		}
 		delta := peak - base
 		memThreshold = base + delta/100 + base/100
-		keysDone, memDone, atLast = -1, -1, -1
+		keysDone, memDone = -1, -1
 		for i, s := range ss {
 			if s.at < loadEnd {
 				continue
-			}
-			if atLast < 0 && s.at >= last {
-				atLast = s.keys
 			}
 			if keysDone < 0 && s.keys <= keysThreshold {
 				keysDone = i
@@ -466,6 +533,13 @@ func (b *bench) runExpire(la0 string) error {
 	ss := b.snapshot()
 	end := ss[len(ss)-1]
 	la1 := loadavg()
+	atLast = -1
+	for _, s := range ss {
+		if s.at >= last {
+			atLast = s.keys
+			break
+		}
+	}
 
 	rows := []result{
 		{"load", ms(loadEnd - loadStart), fmt.Sprintf("%.0f keys/s", float64(o.keys)/(loadEnd-loadStart).Seconds())},

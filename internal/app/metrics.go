@@ -47,6 +47,15 @@ func (a *App) metricsSource() metrics.Source {
 		ExpireLag: func() metrics.Histogram {
 			return lagMetrics(a.Lag)
 		},
+		Tags: func() metrics.TagStats {
+			t := a.Tags.Stats()
+			return metrics.TagStats{
+				Tags: t.Tags, TaggedKeys: t.TaggedKeys, IndexBytes: t.IndexBytes,
+				Invalidations: t.Invalidations, SoftInvalidations: t.SoftInvalidations,
+				KeysInvalidatedByTag: t.KeysInvalidatedByTag, KeysInvalidatedByDep: t.KeysInvalidatedByDep,
+				VersionRejections: t.VersionRejections,
+			}
+		},
 	}
 }
 

@@ -198,6 +198,7 @@ type Manager struct {
 	seed    maphash.Seed
 	stripes [numStripes]stripe
 	active  atomic.Int64
+	waiting atomic.Int64
 	tags    atomic.Pointer[TagClock]
 
 	doneOnce sync.Once
@@ -415,8 +416,15 @@ func (m *Manager) Count(e Event, spread uint64) {
 	m.stripes[spread&(numStripes-1)].ctr[e].Add(1)
 }
 
-// Waited records that a reader waited d for a fill; timedOut says it gave
-// up.
+// WaitStarted records that a reader begins to wait for a fill; WaitEnded
+// follows when it stops.
+func (m *Manager) WaitStarted() { m.waiting.Add(1) }
+
+// WaitEnded records the end of a wait.
+func (m *Manager) WaitEnded() { m.waiting.Add(-1) }
+
+// Waited records that a reader waited d in all for a fill before its
+// reply; timedOut says it gave up.
 func (m *Manager) Waited(d time.Duration, timedOut bool, spread uint64) {
 	s := &m.stripes[spread&(numStripes-1)]
 	s.ctr[cWaits].Add(1)
@@ -471,6 +479,7 @@ func (m *Manager) Run(ctx context.Context) error {
 // Stats are the Manager's counters, summed over stripes.
 type Stats struct {
 	Active         int64  // outstanding leases
+	Waiting        int64  // readers waiting for a fill now
 	Granted        uint64 // fill leases granted to readers that missed
 	RefreshGranted uint64 // refresh leases granted to readers of stale entries
 	EarlyRefreshes uint64 // XFetch early-refresh leases granted
@@ -499,6 +508,7 @@ func (m *Manager) Stats() Stats {
 	}
 	return Stats{
 		Active:         m.active.Load(),
+		Waiting:        m.waiting.Load(),
 		Granted:        c[cGranted],
 		RefreshGranted: c[cRefreshGranted],
 		EarlyRefreshes: c[cEarlyGranted],

@@ -61,6 +61,8 @@ type collector struct {
 	timeCap   *prometheus.Desc
 	stale     *prometheus.Desc
 	lag       *prometheus.Desc
+
+	tags, taggedKeys, tagBytes, tagInvalidations, invalidatedKeys, versionRejections *prometheus.Desc
 }
 
 // NewCollector returns the collector New registers. It is exported for
@@ -111,6 +113,13 @@ func newCollector(src Source) *collector {
 		timeCap:   d("expire_time_cap_reached_total", "Sweep cycles stopped by their time budget with work left."),
 		stale:     d("expire_stale_ratio", "Estimated share of the keyspace holding due but not yet reclaimed keys, 0 to 1."),
 		lag:       d("expire_lag_seconds", "Expiration lag: time from a key's deadline to its removal."),
+
+		tags:              d("tags", "Tags in the tag index."),
+		taggedKeys:        d("tagged_keys", "Live (key, tag) pairs in the tag index."),
+		tagBytes:          d("tag_index_bytes", "Memory of the tag registry (member lists are accounted per shard)."),
+		tagInvalidations:  d("tag_invalidations_total", "INVALIDATE calls, by kind (hard, soft).", "kind"),
+		invalidatedKeys:   d("invalidated_keys_total", "Keys invalidated, by cause (tag, dependency).", "cause"),
+		versionRejections: d("version_rejections_total", "Writes refused because they carried a version not newer than the stored one."),
 	}
 }
 
@@ -124,6 +133,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		c.hits, c.misses, c.keys, c.keysTTL, c.removed, c.evicted, c.expired,
 		c.memUsed, c.memMax,
 		c.cycles, c.swept, c.sweepBusy, c.timeCap, c.stale, c.lag,
+		c.tags, c.taggedKeys, c.tagBytes, c.tagInvalidations, c.invalidatedKeys, c.versionRejections,
 	} {
 		ch <- d
 	}
@@ -153,6 +163,17 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if c.src.ExpireLag != nil {
 		h := c.src.ExpireLag()
 		ch <- constHistogram(c.lag, h)
+	}
+	if c.src.Tags != nil {
+		t := c.src.Tags()
+		send(ch, c.tags, prometheus.GaugeValue, float64(t.Tags))
+		send(ch, c.taggedKeys, prometheus.GaugeValue, float64(t.TaggedKeys))
+		send(ch, c.tagBytes, prometheus.GaugeValue, float64(t.IndexBytes))
+		send(ch, c.tagInvalidations, prometheus.CounterValue, float64(t.Invalidations), "hard")
+		send(ch, c.tagInvalidations, prometheus.CounterValue, float64(t.SoftInvalidations), "soft")
+		send(ch, c.invalidatedKeys, prometheus.CounterValue, float64(t.KeysInvalidatedByTag), "tag")
+		send(ch, c.invalidatedKeys, prometheus.CounterValue, float64(t.KeysInvalidatedByDep), "dependency")
+		send(ch, c.versionRejections, prometheus.CounterValue, float64(t.VersionRejections))
 	}
 	if c.src.Extra != nil {
 		c.src.Extra(ch)

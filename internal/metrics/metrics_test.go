@@ -405,12 +405,12 @@ func TestMalformedLagHistogram(t *testing.T) {
 
 func TestExtra(t *testing.T) {
 	t.Parallel()
-	d := prometheus.NewDesc("cachesrv_tag_invalidations_total", "Tag invalidations.", nil, nil)
+	d := prometheus.NewDesc("cachesrv_example_extra_total", "Tag invalidations.", nil, nil)
 	src := Source{
 		Extra:      func(ch chan<- prometheus.Metric) { ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, 3) },
 		ExtraDescs: []*prometheus.Desc{d},
 	}
-	mf := gather(t, src)["cachesrv_tag_invalidations_total"] // pedantic registry
+	mf := gather(t, src)["cachesrv_example_extra_total"] // pedantic registry
 	if mf == nil || mf.GetMetric()[0].GetCounter().GetValue() != 3 {
 		t.Errorf("extra metric = %v", mf)
 	}

@@ -25,6 +25,9 @@ type Source struct {
 	// deadline), in seconds.
 	ExpireLag func() Histogram
 
+	// Tags reads the tag index's counters.
+	Tags func() TagStats
+
 	// Extra, when set, is called at the end of every scrape to send metrics
 	// that have no typed input here yet (an extension point for parts such
 	// as tag invalidation). The metrics it sends must follow the package's
@@ -124,4 +127,16 @@ type Histogram struct {
 	Counts []uint64
 	Sum    float64
 	Count  uint64
+}
+
+// TagStats is a snapshot of the tag index's counters.
+type TagStats struct {
+	Tags                 int   // registered user tags
+	TaggedKeys           int64 // live keys carrying a tag (one per key and tag)
+	IndexBytes           int64 // memory of the tag registry
+	Invalidations        uint64
+	SoftInvalidations    uint64
+	KeysInvalidatedByTag uint64
+	KeysInvalidatedByDep uint64
+	VersionRejections    uint64
 }

@@ -74,6 +74,7 @@ func StampedeInfo(m *lease.Manager) []InfoField {
 	u := func(n string, v uint64) InfoField { return InfoField{n, strconv.FormatUint(v, 10)} }
 	return []InfoField{
 		{"stampede_leases_active", strconv.FormatInt(s.Active, 10)},
+		{"stampede_waiting_clients", strconv.FormatInt(s.Waiting, 10)},
 		u("stampede_leases_granted", s.Granted),
 		u("stampede_refresh_leases_granted", s.RefreshGranted),
 		u("stampede_early_refreshes", s.EarlyRefreshes),
@@ -243,12 +244,14 @@ func (h *leaseHandlers) get(c *Client, args [][]byte) {
 		d := time.Duration(min(waitUntil, g.Expires)-c.now) * time.Millisecond
 		t := time.NewTimer(max(d, time.Millisecond))
 		stopping := false
+		h.m.WaitStarted()
 		select {
 		case <-g.Wait:
 		case <-t.C:
 		case <-h.m.Done():
 			stopping = true
 		}
+		h.m.WaitEnded()
 		t.Stop()
 		c.now = time.Now().UnixMilli()
 		flags |= store.NoStats // count the read once

@@ -624,3 +624,24 @@ func cmdCommandHelp(c *Client, args [][]byte) {
 		"GETKEYS <full-command>", "    Return the keys from a full Redis command.",
 	)
 }
+
+// LATENCY: cachesrv keeps no latency event monitor (latency-monitor-threshold
+// is 0, as in a default Redis); the per-command histograms are in INFO and
+// /metrics. The subcommands answer the way Redis does with no events.
+
+func cmdLatencyLatest(c *Client, args [][]byte)  { c.addArray(0) }
+func cmdLatencyHistory(c *Client, args [][]byte) { c.addArray(0) }
+func cmdLatencyReset(c *Client, args [][]byte)   { c.addInt(0) }
+
+func cmdLatencyDoctor(c *Client, args [][]byte) {
+	c.addVerbatim("Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sleep better tonight.\n")
+}
+
+func cmdLatencyHelp(c *Client, args [][]byte) {
+	c.addHelp("LATENCY",
+		"DOCTOR", "    Return a human readable latency analysis report.",
+		"HISTORY <event>", "    Return time-latency samples for the <event> class.",
+		"LATEST", "    Return the latest latency samples for all events.",
+		"RESET [<event> ...]", "    Reset latency data of one or more <event> classes.",
+	)
+}

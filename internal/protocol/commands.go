@@ -142,6 +142,10 @@ func buildTable() *Table {
 	sub(acl, "setuser", -3, adm|FlagLoading|FlagStale, "Creates and modifies an ACL user and its rules.", cmdACLSetUser)
 	sub(acl, "users", 2, adm|FlagLoading|FlagStale, "Lists all ACL users.", cmdACLUsers)
 	sub(acl, "whoami", 2, conn, "Returns the authenticated username of the current connection.", cmdACLWhoami)
+	// Redis 7 puts these in @dangerous as well (ACL CAT dangerous, -@dangerous).
+	for _, name := range []string{"flushall", "flushdb", "keys", "swapdb"} {
+		t.Lookup(name).Category += " dangerous"
+	}
 	cl := srv("client", -2, FlagSkipSlowlog, "connection", "connection", "2.4.0", "A container for client connection commands.", nil)
 	sub(cl, "id", 2, conn, "Returns the unique client ID of the connection.", cmdClientID)
 	sub(cl, "setname", 3, conn, "Sets the connection name.", cmdClientSetName)
@@ -170,6 +174,12 @@ func buildTable() *Table {
 	sub(sl, "len", 2, FlagAdmin|FlagLoading|FlagStale, "Returns the number of entries in the slow log.", cmdSlowlogLen)
 	sub(sl, "reset", 2, FlagAdmin|FlagLoading|FlagStale, "Clears all entries from the slow log.", cmdSlowlogReset)
 	sub(sl, "help", 2, FlagLoading|FlagStale, "Show helpful text about the different subcommands", cmdSlowlogHelp)
+	lat := srv("latency", -2, 0, "", "server", "2.8.13", "A container for latency diagnostics commands.", nil)
+	sub(lat, "latest", 2, FlagAdmin|FlagLoading|FlagStale, "Returns the latest latency samples for all events.", cmdLatencyLatest)
+	sub(lat, "history", 3, FlagAdmin|FlagLoading|FlagStale, "Returns timestamp-latency samples for an event.", cmdLatencyHistory)
+	sub(lat, "reset", -2, FlagAdmin|FlagLoading|FlagStale, "Resets the latency data for one or more events.", cmdLatencyReset)
+	sub(lat, "doctor", 2, FlagAdmin|FlagLoading|FlagStale, "Returns a human-readable latency analysis report.", cmdLatencyDoctor)
+	sub(lat, "help", 2, FlagLoading|FlagStale, "Returns helpful text about the different subcommands.", cmdLatencyHelp)
 	cmd := srv("command", -1, FlagLoading|FlagStale, "connection", "server", "2.8.13", "Returns detailed information about all commands.", cmdCommand)
 	sub(cmd, "count", 2, FlagLoading|FlagStale, "Returns a count of commands.", cmdCommandCount)
 	sub(cmd, "info", -2, FlagLoading|FlagStale, "Returns information about one, multiple or all commands.", cmdCommandInfo)

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"slices"
 	"sort"
 	"strings"
 )
@@ -61,7 +62,7 @@ type Command struct {
 	FirstKey int // key positions (1-based, 0 = no keys)
 	LastKey  int // -1 = last argument
 	Step     int
-	Category string // ACL category besides the flags' ones: string, keyspace, connection, server, transaction, ...
+	Category string // ACL categories besides the flags' ones, space-separated: string, keyspace, connection, server, transaction, dangerous...
 	Group    string // COMMAND DOCS group
 	Summary  string
 	Since    string
@@ -218,8 +219,10 @@ func (cmd *Command) Categories() []string {
 	} else {
 		out = append(out, "slow")
 	}
-	if cmd.Category != "" {
-		out = append(out, cmd.Category)
+	for _, cat := range strings.Fields(cmd.Category) {
+		if !slices.Contains(out, cat) {
+			out = append(out, cat)
+		}
 	}
 	return out
 }

@@ -141,17 +141,18 @@ func TestACLCommands(t *testing.T) {
 
 	want(t, admin, []any{"user default on sanitize-payload #" + sha("adm") + " ~* &* +@all"}, "acl", "list")
 	want(t, admin, "OK", "acl", "setuser", "alice")
-	want(t, admin, []any{"default", "alice"}[:0:0], "acl", "deluser", "nobody") // 0 deleted: go-redis gives int64
+	want(t, admin, int64(0), "acl", "deluser", "nobody")
 	want(t, admin, []any{"alice", "default"}, "acl", "users")
 	want(t, admin, []any{"user alice off sanitize-payload resetchannels -@all", "user default on sanitize-payload #" + sha("adm") + " ~* &* +@all"}, "acl", "list")
-	want(t, admin, "OK", "acl", "setuser", "alice", "on", ">pw1", ">pw2", "<pw2", "~cached:*", "~session:*", "+get", "+set", "+@connection", "-client|kill", "+config|get")
-	want(t, admin, []any{"user alice on sanitize-payload #" + sha("pw1") + " ~cached:* ~session:* resetchannels -@all +get +set +@connection -client|kill +config|get"}, "acl", "list")[0:0]
+	want(t, admin, "OK", "acl", "setuser", "alice", "on", ">pw1", ">pw2", "<pw2", "~cached:*", "~session:*", "+get", "+set", "+@connection", "+@transaction", "-client|kill", "+config|get")
+	want(t, admin, []any{"user alice on sanitize-payload #" + sha("pw1") + " ~cached:* ~session:* resetchannels -@all +get +set +@connection +@transaction -client|kill +config|get",
+		"user default on sanitize-payload #" + sha("adm") + " ~* &* +@all"}, "acl", "list")
 	got, e := do(t, admin, "acl", "getuser", "alice")
 	if e != "" {
 		t.Fatal(e)
 	}
 	wantUser := []any{"flags", []any{"on", "sanitize-payload"}, "passwords", []any{sha("pw1")},
-		"commands", "-@all +get +set +@connection -client|kill +config|get", "keys", "~cached:* ~session:*", "channels", "", "selectors", []any{}}
+		"commands", "-@all +get +set +@connection +@transaction -client|kill +config|get", "keys", "~cached:* ~session:*", "channels", "", "selectors", []any{}}
 	if !equalAny(got, wantUser) {
 		t.Fatalf("ACL GETUSER alice = %#v", got)
 	}
@@ -176,13 +177,12 @@ func TestACLCommands(t *testing.T) {
 	alice := s.userClient("alice", "pw1")
 	want(t, alice, "OK", "set", "cached:1", "v")
 	want(t, alice, "v", "get", "cached:1")
-	want(t, alice, "alice", "acl", "whoami")
+	wantErr(t, alice, "NOPERM User alice has no permissions to run the 'acl|whoami' command", "acl", "whoami") // @slow only, as in Redis
 	wantErr(t, alice, "NOPERM No permissions to access a key", "get", "other")
 	wantErr(t, alice, "NOPERM No permissions to access a key", "set", "other", "v")
 	wantErr(t, alice, "NOPERM User alice has no permissions to run the 'del' command", "del", "cached:1")
 	wantErr(t, alice, "NOPERM User alice has no permissions to run the 'client|kill' command", "client", "kill", "id", "1")
 	wantErr(t, alice, "NOPERM User alice has no permissions to run the 'config|set' command", "config", "set", "maxmemory", "1")
-	want(t, alice, int64(0), "exists", "cached:2")[0:0]
 	if _, e := do(t, alice, "config", "get", "maxmemory"); e != "" {
 		t.Fatalf("config get: %v", e)
 	}
@@ -271,11 +271,11 @@ func TestACLCommands(t *testing.T) {
 	ops := s.userClient("ops", "x")
 	want(t, ops, "OK", "set", "k", "v")
 	wantErr(t, ops, "NOPERM User ops has no permissions to run the 'config|set' command", "config", "set", "maxmemory", "1")
-	wantErr(t, ops, "NOPERM User ops has no permissions to run the 'flushall' command", "flushall")[0:0]
+	wantErr(t, ops, "NOPERM User ops has no permissions to run the 'flushall' command", "flushall")
 	if _, e := do(t, ops, "info", "server"); e != "" {
 		t.Fatalf("ops info: %v", e)
 	}
-	want(t, admin, []any{"user alice on sanitize-payload #" + sha("pw1") + " ~cached:* ~session:* resetchannels -@all +get +@connection -client|kill +config|get -set",
+	want(t, admin, []any{"user alice on sanitize-payload #" + sha("pw1") + " ~cached:* ~session:* resetchannels -@all +get +@connection +@transaction -client|kill +config|get -set",
 		"user default on sanitize-payload #" + sha("adm") + " ~* &* +@all",
 		"user ops on nopass sanitize-payload ~* resetchannels +@all -@dangerous +info"}, "acl", "list")
 
@@ -497,7 +497,7 @@ func TestAuditLog(t *testing.T) {
 		n    int
 		f    func(rec) bool
 	}{
-		{"auth ok", 5, func(r rec) bool { return r.Audit.Event == "auth" && r.Audit.Result == "ok" }},
+		{"auth ok", 4, func(r rec) bool { return r.Audit.Event == "auth" && r.Audit.Result == "ok" }},
 		{"auth failed", 1, func(r rec) bool {
 			return r.Audit.Event == "auth" && r.Audit.Result == "denied" && r.Audit.User == "default"
 		}},
@@ -690,7 +690,7 @@ func TestTLS(t *testing.T) {
 	}
 	raw.Write([]byte("PING\r\n"))
 	raw.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if b, _ := io_ReadAll(raw); strings.Contains(string(b), "PONG") {
+	if b, _ := readAll(raw); strings.Contains(string(b), "PONG") {
 		t.Fatal("plain text served on the TLS port")
 	}
 	raw.Close()
@@ -726,7 +726,7 @@ func TestTLS(t *testing.T) {
 	want(t, c, "v", "get", "k")
 }
 
-func io_ReadAll(c net.Conn) ([]byte, error) {
+func readAll(c net.Conn) ([]byte, error) {
 	var b bytes.Buffer
 	_, err := b.ReadFrom(c)
 	return b.Bytes(), err
@@ -815,7 +815,13 @@ func TestBinaryRefusesExposure(t *testing.T) {
 	bin := buildBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, "--bind", "0.0.0.0", "--port", "0", "--tls-port", "0", "--metrics-addr", "").CombinedOutput()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	out, err := exec.CommandContext(ctx, bin, "--bind", "0.0.0.0", "--port", port, "--metrics-addr", "").CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "refusing to accept clients from other hosts without authentication") {
 		t.Fatalf("exposed start: err %v, output:\n%s", err, out)
@@ -823,7 +829,11 @@ func TestBinaryRefusesExposure(t *testing.T) {
 	// With a password or protected-mode no it starts.
 	for _, extra := range [][]string{{"--requirepass", "pw"}, {"--protected-mode", "no"}} {
 		port, stderr := runBinary(t, append([]string{"--bind", "0.0.0.0"}, extra...)...)
-		c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + port, Password: "pw", MaxRetries: -1})
+		pass := ""
+		if extra[0] == "--requirepass" {
+			pass = "pw"
+		}
+		c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + port, Password: pass, MaxRetries: -1})
 		if err := c.Ping(ctx).Err(); err != nil {
 			t.Errorf("%v: %v\n%s", extra, err, stderr)
 		}
