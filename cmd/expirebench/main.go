@@ -488,11 +488,13 @@ func (b *bench) runExpire(la0 string) error {
 	first, last := sorted[0], sorted[len(sorted)-1]
 	d99 := sorted[(len(sorted)*99+99)/100-1] // when 99% of the deadlines have passed
 
-	// Wait until both criteria hold, or give up.
+	// Wait until both criteria hold and DBSIZE is 0 (and at least until the
+	// last deadline has passed), or give up.
 	var (
 		peak          int64
 		keysDone      = -1
 		memDone       = -1
+		zeroDone      = -1
 		atLast        = int64(-1)
 		keysThreshold = int64(o.keys) / 100
 		memThreshold  int64
@@ -506,7 +508,7 @@ func (b *bench) runExpire(la0 string) error {
 		}
 		delta := peak - base
 		memThreshold = base + delta/100 + base/100
-		keysDone, memDone = -1, -1
+		keysDone, memDone, zeroDone = -1, -1, -1
 		for i, s := range ss {
 			if s.at < loadEnd {
 				continue
@@ -517,8 +519,11 @@ func (b *bench) runExpire(la0 string) error {
 			if memDone < 0 && s.used <= memThreshold {
 				memDone = i
 			}
+			if zeroDone < 0 && s.keys == 0 {
+				zeroDone = i
+			}
 		}
-		if keysDone >= 0 && memDone >= 0 {
+		if keysDone >= 0 && memDone >= 0 && zeroDone >= 0 && ss[len(ss)-1].at > last {
 			break
 		}
 		if b.now() > last+o.maxWait {
@@ -556,6 +561,13 @@ func (b *bench) runExpire(la0 string) error {
 	} else {
 		rows = append(rows, result{"99% gone from DBSIZE, after last deadline", "not reached", fmt.Sprintf("DBSIZE %d at the end", end.keys)})
 	}
+	var zeroAt time.Duration = -1
+	if zeroDone >= 0 {
+		zeroAt = ss[zeroDone].at
+		rows = append(rows, result{"100% gone (DBSIZE 0), after last deadline", ms(zeroAt - last), ""})
+	} else {
+		rows = append(rows, result{"100% gone (DBSIZE 0), after last deadline", "not reached", ""})
+	}
 	if memDone >= 0 {
 		memAt = ss[memDone].at
 		rows = append(rows, result{"used_memory reclaimed, after last deadline", ms(memAt - last), ""})
@@ -587,6 +599,10 @@ func (b *bench) runExpire(la0 string) error {
 	if s0.cpu < 0 {
 		cpuPct = -1
 	}
+	net := -1.0
+	if cpuPct >= 0 && samplerPct >= 0 {
+		net = max(cpuPct-samplerPct, 0)
+	}
 	cycle := "n/a"
 	cycleTotal := "n/a"
 	if s1.cycleMs >= 0 && s0.cycleMs >= 0 {
@@ -596,6 +612,7 @@ func (b *bench) runExpire(la0 string) error {
 	rows = append(rows,
 		result{"expiry window", ms(window), "from " + ms(s0.at-loadStart) + " to " + ms(s1.at-loadStart) + " after load start"},
 		result{"server CPU over the window, % of one core", fpct(cpuPct), "sampling alone costs " + fpct(samplerPct) + " (measured before the load)"},
+		result{"  the same net of the sampling cost", fpct(net), ""},
 		result{"expire_cycle_cpu_milliseconds over the window / total", cycle + " / " + cycleTotal, ""},
 		result{"expired_keys", strconv.FormatInt(end.expired-expired0, 10), ""},
 	)
@@ -634,12 +651,13 @@ func (b *bench) runExpire(la0 string) error {
 			cyc = strconv.FormatInt(s1.cycleMs-s0.cycleMs, 10)
 		}
 		return appendTSV(o.tsv, []string{"mode", "server", "keys", "load_s", "keys99_after_last_s", "mem_after_last_s",
-			"keys99_after_d99_s", "keys_at_last", "window_s", "cpu_pct", "sampler_pct", "cycle_ms", "lag_p99_s",
-			"used_base", "used_peak", "loadavg1"},
+			"keys99_after_d99_s", "keys0_after_last_s", "keys_at_last", "window_s", "cpu_pct", "sampler_pct", "cpu_net_pct", "cycle_ms", "lag_p99_s",
+			"used_base", "used_peak", "bytes_per_key", "loadavg1"},
 			[]string{"expire", o.label, strconv.Itoa(o.keys), f(loadEnd - loadStart), sec(keysAt, last), sec(memAt, last),
-				sec(keysAt, d99), strconv.FormatInt(atLast, 10), f(window), strconv.FormatFloat(cpuPct, 'f', 2, 64),
-				strconv.FormatFloat(samplerPct, 'f', 2, 64), cyc, na(p99), strconv.FormatInt(base, 10),
-				strconv.FormatInt(peak, 10), strings.Fields(la1)[0]})
+				sec(keysAt, d99), sec(zeroAt, last), strconv.FormatInt(atLast, 10), f(window), strconv.FormatFloat(cpuPct, 'f', 2, 64),
+				strconv.FormatFloat(samplerPct, 'f', 2, 64), strconv.FormatFloat(net, 'f', 2, 64), cyc, na(p99), strconv.FormatInt(base, 10),
+				strconv.FormatInt(peak, 10), strconv.FormatFloat(float64(peak-base)/float64(o.keys), 'f', 1, 64),
+				strings.Fields(la1)[0]})
 	}
 	return nil
 }

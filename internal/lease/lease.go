@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // Kind says why a lease was granted.
@@ -187,6 +188,7 @@ type lease struct {
 type stripe struct {
 	mu     sync.Mutex
 	leases map[string]*lease // (2-byte little-endian db | key) → lease
+	exempt []uintptr         // key arguments whose next Written is a no-op (see Exempt)
 	ctr    [numCounters]atomic.Uint64
 	_      [64]byte
 }
@@ -198,6 +200,7 @@ type Manager struct {
 	seed    maphash.Seed
 	stripes [numStripes]stripe
 	active  atomic.Int64
+	exempts atomic.Int64
 	waiting atomic.Int64
 	tags    atomic.Pointer[TagClock]
 
@@ -389,15 +392,27 @@ func (m *Manager) Release(db int, key []byte, token uint64) bool {
 
 // Written breaks the lease on (db, key), if any: the key was written,
 // deleted or invalidated, so a fill computed before cannot be trusted. It is
-// the protocol server's write observer and costs one atomic load while no
+// the protocol server's write observer and costs two atomic loads while no
 // lease is outstanding.
 func (m *Manager) Written(db int, key []byte) {
-	if m.active.Load() == 0 {
+	if m.active.Load() == 0 && m.exempts.Load() == 0 {
 		return
 	}
 	var buf keyBuf
 	s, k := m.locate(db, key, &buf)
 	s.mu.Lock()
+	if len(s.exempt) > 0 {
+		p := uintptr(unsafe.Pointer(unsafe.SliceData(key)))
+		for i, e := range s.exempt {
+			if e == p {
+				s.exempt[i] = s.exempt[len(s.exempt)-1]
+				s.exempt = s.exempt[:len(s.exempt)-1]
+				m.exempts.Add(-1)
+				s.mu.Unlock()
+				return
+			}
+		}
+	}
 	l := s.leases[string(k)]
 	if l == nil {
 		s.mu.Unlock()
@@ -408,6 +423,21 @@ func (m *Manager) Written(db int, key []byte) {
 	m.active.Add(-1)
 	s.mu.Unlock()
 	s.ctr[cBroken].Add(1)
+}
+
+// Exempt makes the next Written call for this very key argument — the same
+// backing array, as the protocol server passes a command's arguments to its
+// handler and then to the write observer — a no-op. A fill with a token is a
+// write command, but it must not break the lease it consumed, nor, when it
+// is refused, the lease another client holds now. Every Exempt must be
+// followed by that Written call.
+func (m *Manager) Exempt(db int, key []byte) {
+	var buf keyBuf
+	s, _ := m.locate(db, key, &buf)
+	s.mu.Lock()
+	s.exempt = append(s.exempt, uintptr(unsafe.Pointer(unsafe.SliceData(key))))
+	m.exempts.Add(1)
+	s.mu.Unlock()
 }
 
 // Count records an event observed by the protocol layer. spread picks the

@@ -160,6 +160,24 @@ func TestLeaseLifecycle(t *testing.T) {
 				t.Fatalf("stats %+v", s)
 			}
 		}},
+		{"exempt key argument", func(t *testing.T, m *Manager) {
+			arg := []byte("k") // the fill's own key argument
+			g := m.Acquire(0, arg, 1000, 500, Fill, false)
+			m.Exempt(0, arg)
+			m.Written(0, arg)
+			if !m.Outstanding(0, key, 1001) {
+				t.Fatal("the exempt call broke the lease")
+			}
+			m.Written(0, []byte("k")) // another command's argument
+			if m.Outstanding(0, key, 1001) || m.Fill(0, key, g.Token, 1001, nil) {
+				t.Fatal("a write by another command did not break the lease")
+			}
+			m.Exempt(0, arg) // consumed even with no lease outstanding
+			m.Written(0, arg)
+			if m.exempts.Load() != 0 {
+				t.Fatal("exemption left behind")
+			}
+		}},
 		{"long keys", func(t *testing.T, m *Manager) {
 			long := []byte(strings.Repeat("x", 1000))
 			g := m.Acquire(3, long, 1000, 100, Fill, false)

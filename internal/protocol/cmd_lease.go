@@ -404,6 +404,12 @@ func (h *leaseHandlers) notFound(c *Client, args [][]byte) {
 }
 
 func (h *leaseHandlers) fillGeneric(c *Client, key, tokArg, val []byte, optArgs [][]byte, negative bool) {
+	if len(tokArg) != 1 || tokArg[0] != '*' {
+		// Only a forced fill is a write that breaks leases; a fill with a
+		// token consumes its own lease or, refused, must leave another
+		// client's alone.
+		h.m.Exempt(c.db, key)
+	}
 	tok, force, ok := c.parseToken(tokArg)
 	if !ok {
 		return

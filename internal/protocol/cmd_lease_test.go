@@ -202,6 +202,18 @@ func TestCacheFillStaleSet(t *testing.T) {
 	if s := lt.m.Stats(); s.Broken != 5 || s.FillsRejected != 6 || s.Released != 1 {
 		t.Fatalf("stats %+v", s)
 	}
+	// A refused fill (here: from a holder whose lease expired) is a write
+	// command, yet it leaves the new holder's lease alone.
+	b := lt.client()
+	dead := token(t, lt.do(c, "CACHE.GET late LEASE 1"))
+	time.Sleep(5 * time.Millisecond)
+	tok = token(t, lt.do(b, "CACHE.GET late"))
+	if r := lt.do(c, "CACHE.FILL late "+dead+" old"); r != ":0\r\n" {
+		t.Fatalf("late fill: %q", r)
+	}
+	if r := lt.do(b, "CACHE.FILL late "+tok+" new"); r != ":1\r\n" {
+		t.Fatalf("the new holder's fill after a refused one: %q", r)
+	}
 }
 
 func TestCacheStaleWhileRevalidate(t *testing.T) {

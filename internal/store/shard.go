@@ -110,11 +110,12 @@ type Shard struct {
 	used       atomic.Int64 // entryBytes + overhead, for readers
 	reported   int64        // part of used already added to Store.used
 
-	stats  ShardStats
-	nowMs  int64 // time of the last operation: the eviction policy's clock
-	base   int64 // time origin of TTLSum
-	tagBuf []byte
-	watch  map[string][]*Watch
+	stats    ShardStats
+	nowMs    int64 // time of the last operation: the eviction policy's clock
+	expireFn func(id uint32, deadline int64)
+	base     int64 // time origin of TTLSum
+	tagBuf   []byte
+	watch    map[string][]*Watch
 
 	_ [64]byte // keep neighbouring shards' locks off this cache line
 }
@@ -691,17 +692,25 @@ func (sh *Shard) IdleLocked(db int, key []byte, h uint64, now int64) (idleMs int
 
 // expireDueLocked removes up to max entries whose deadline passed.
 func (sh *Shard) expireDueLocked(now int64, max int) (int, bool) {
-	return sh.exp.Expired(now, max, func(id uint32, _ int64) {
-		rec := sh.rec(id)
-		// The index already dropped id; keep removeLocked from dropping it twice.
-		m := recMeta(rec)
-		if m.Deadline == 0 || m.Deadline > now {
-			// Stale schedule (should not happen): put it back.
-			if m.Deadline != 0 {
-				sh.exp.Set(id, m.Deadline)
-			}
-			return
+	sh.nowMs = now
+	if sh.expireFn == nil {
+		sh.expireFn = sh.expireOne // bound once: no closure per call
+	}
+	return sh.exp.Expired(now, max, sh.expireFn)
+}
+
+// expireOne removes one entry the expiry index reported as due (the index
+// has already dropped it).
+func (sh *Shard) expireOne(id uint32, _ int64) {
+	now := sh.nowMs
+	rec := sh.rec(id)
+	m := recMeta(rec)
+	if m.Deadline == 0 || m.Deadline > now {
+		// A stale schedule (should not happen): put it back.
+		if m.Deadline != 0 {
+			sh.exp.Set(id, m.Deadline)
 		}
-		sh.removeIDLocked(id, Expired, now)
-	})
+		return
+	}
+	sh.removeIDLocked(id, Expired, now)
 }
