@@ -12,8 +12,9 @@
 #   Give the server binary itself, not a shell wrapper: RSS and CPU are read
 #   from the process that listens on the port (found with ss -p).
 #   Needs redis-server, redis-cli and redis-benchmark (Debian: apt-get install
-#   redis-server redis-tools), taskset, ss and awk; the expire and idle loads also
-#   need go (to build cmd/expirebench) or EXPIREBENCH=<path to a built expirebench>.
+#   redis-server redis-tools), taskset, ss and awk; the mix, expire and idle loads
+#   also need go (to build cmd/mixload, cmd/expirebench) or MIXLOAD=/EXPIREBENCH=
+#   pointing at built binaries.
 #
 # options (each also settable as the environment variable in brackets):
 #   -r N         measured rounds per load, each round = redis then candidate [ROUNDS=3]
@@ -24,12 +25,13 @@
 #                                                 [LOADS="rb-p1 rb-p16 mix-p1 mem"]
 #                rb-pN:  redis-benchmark -t set then -t get (two invocations, so the
 #                        server CPU of each test is known), -n $RB_N -r 100000 -d 64 -c 50 -P N
-#                mix-pN: 1:10 set:get without memtier: two redis-benchmark processes run
-#                        at the same time, -t set -n $RB_N/10 -c 5 and -t get -n $RB_N -c 50
-#                        (same -r 100000 -d 64 -P N; the connection counts are in the
-#                        request ratio so both end together), over 100,000 keys
-#                        pre-populated with 64-byte values. ops/s = all requests / the
-#                        longer of the two runs; p50/p99 are the GETs'.
+#                mix-pN: 1:10 set:get without memtier, by cmd/mixload (built with go, or
+#                        MIXLOAD=<binary>): $RB_N requests, 50 connections, each sending
+#                        SET then 10 GETs in turn, -P N, uniform keys over the 100,000
+#                        keys redis-benchmark -r 100000 uses, all pre-populated, 64-byte
+#                        values; p50/p99 over all requests. (Two concurrent redis-benchmark
+#                        processes, -t set and -t get, do not hold a 1:10 ratio on a busy
+#                        client: the scheduler gives both processes the same CPU share.)
 #                mt-pN:  memtier_benchmark 1:10 set:get, gaussian keys (G:G) over 100k
 #                        pre-populated keys, -d 64, 1 thread x 50 conns, $MT_TIME s
 #                        (only if memtier_benchmark is found; skipped otherwise)
@@ -45,6 +47,7 @@
 #   other knobs: SRV_CPUS=1 CLI_CPUS=0 RB_THREADS=1 MT_TIME=10 MT_THREADS=1 MT_CLIENTS=50
 #                MEM_ROUNDS=3 MEM_KEYS=1000000 WARMUP_N=100000 MIX_KEYS=100000
 #                EXP_KEYS=1000000 IDLE_TIME=20 EXPIREBENCH=<binary; built from cmd/expirebench if unset>
+#                MIXLOAD=<binary; built from cmd/mixload if unset>
 #                QUIET_MAX_BUSY=10 (% of all CPUs busy with other work, sampled for 1 s
 #                while both servers are idle, above which a run waits) QUIET_TIMEOUT=120
 #                (s; the run then goes ahead anyway)
@@ -90,6 +93,7 @@ MIX_KEYS=${MIX_KEYS:-100000}
 EXP_KEYS=${EXP_KEYS:-1000000}
 IDLE_TIME=${IDLE_TIME:-20}
 EXPIREBENCH=${EXPIREBENCH:-}
+MIXLOAD=${MIXLOAD:-}
 QUIET_MAX_BUSY=${QUIET_MAX_BUSY:-10}
 QUIET_TIMEOUT=${QUIET_TIMEOUT:-120}
 MAX_BG=${MAX_BG:-10}
@@ -147,23 +151,26 @@ log() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$OUT_DIR/run.log" >&2; }
 # ---------- process bookkeeping: everything we start is killed by PID ----------
 STARTED_PIDS=()
 PROTO_FILE=""
-MIX_PROTO=""
 cleanup() {
   local p
   for p in "${STARTED_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${STARTED_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   [ -n "$PROTO_FILE" ] && rm -f "$PROTO_FILE"
-  [ -n "$MIX_PROTO" ] && rm -f "$MIX_PROTO"
   return 0
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-port_free() { [ -z "$(ss -Hltn "( sport = :$1 )" 2>/dev/null)" ]; }
+# Ports come from below the kernel's ephemeral range (ip_local_port_range), so an
+# outgoing connection of another program cannot be holding the port we pick, and a
+# port counts as taken if any TCP socket uses it, not only a listener.
+EPHEMERAL_LOW=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+port_free() { [ -z "$(ss -Htan "( sport = :$1 )" 2>/dev/null)" ]; }
 pick_port() {
-  local p
+  local p lo=10000 hi=$EPHEMERAL_LOW
+  [ "$hi" -gt $((lo + 1000)) ] || { lo=20000; hi=50000; }
   for _ in $(seq 200); do
-    p=$(( 20000 + RANDOM % 30000 ))
+    p=$(( lo + RANDOM % (hi - lo) ))
     if port_free "$p"; then echo "$p"; return 0; fi
   done
   echo "no free port" >&2; return 1
@@ -196,18 +203,32 @@ stop_pid() { # pid...  (and forget them, so cleanup never signals a recycled PID
 start_servers() {
   local mode=$1 pin=()
   [ "$mode" = pinned ] && pin=(taskset -c "$SRV_CPUS")
-  R_PORT=$(pick_port)
-  "${pin[@]}" "$REDIS_SERVER" --bind 127.0.0.1 --port "$R_PORT" --save '' --appendonly no \
-      --protected-mode no --daemonize no --dir "$OUT_DIR" --logfile "$OUT_DIR/redis-$R_PORT.log" &
-  R_PID=$!; STARTED_PIDS+=("$R_PID")
-  wait_ready "$R_PORT" "$R_PID"
-  C_PORT=$(pick_port)
-  while [ "$C_PORT" = "$R_PORT" ]; do C_PORT=$(pick_port); done
+  local try
+  # A port can still be taken between pick_port and the server's bind (the machine
+  # is shared): a server that dies at start is retried on another port.
+  for try in 1 2 3; do
+    R_PORT=$(pick_port)
+    "${pin[@]}" "$REDIS_SERVER" --bind 127.0.0.1 --port "$R_PORT" --save '' --appendonly no \
+        --protected-mode no --daemonize no --dir "$OUT_DIR" --logfile "$OUT_DIR/redis-$R_PORT.log" &
+    R_PID=$!; STARTED_PIDS+=("$R_PID")
+    wait_ready "$R_PORT" "$R_PID" && break
+    stop_pid "$R_PID"
+    [ "$try" -lt 3 ] || { log "redis-server would not start (see $OUT_DIR/redis-$R_PORT.log)"; exit 1; }
+    log "redis-server did not start on port $R_PORT; trying another port"
+  done
   local cmd=() a
-  for a in "${CAND_TEMPLATE[@]}"; do cmd+=("${a//\{PORT\}/$C_PORT}"); done
-  PORT=$C_PORT "${pin[@]}" "${cmd[@]}" >"$OUT_DIR/cand-$C_PORT.log" 2>&1 &
-  C_PID=$!; STARTED_PIDS+=("$C_PID")
-  wait_ready "$C_PORT" "$C_PID"
+  for try in 1 2 3; do
+    C_PORT=$(pick_port)
+    while [ "$C_PORT" = "$R_PORT" ]; do C_PORT=$(pick_port); done
+    cmd=()
+    for a in "${CAND_TEMPLATE[@]}"; do cmd+=("${a//\{PORT\}/$C_PORT}"); done
+    PORT=$C_PORT "${pin[@]}" "${cmd[@]}" >"$OUT_DIR/cand-$C_PORT.log" 2>&1 &
+    C_PID=$!; STARTED_PIDS+=("$C_PID")
+    wait_ready "$C_PORT" "$C_PID" && break
+    stop_pid "$C_PID"
+    [ "$try" -lt 3 ] || { log "candidate would not start (see $OUT_DIR/cand-$C_PORT.log)"; exit 1; }
+    log "candidate did not start on port $C_PORT (see $OUT_DIR/cand-$C_PORT.log); trying another port"
+  done
   C_LPID=$(listener_pid "$C_PORT"); [ -n "$C_LPID" ] || C_LPID=$C_PID
   if [ "$C_LPID" != "$C_PID" ]; then
     STARTED_PIDS+=("$C_LPID")
@@ -267,7 +288,7 @@ measure() {
     attempt=$((attempt + 1))
     logf="$OUT_DIR/raw/$mode-r$round-$load-${test//:/-}-$srv-a$attempt.txt"
     local args=() x
-    for x in "$@"; do x=${x//@ATTEMPT@/$attempt}; args+=("${x//@LOG@/$logf}"); done
+    for x in "$@"; do args+=("${x//@ATTEMPT@/$attempt}"); done
     wait_quiet
     local s0 s1 b0 st0 b1 st1 c0 c1 t0 t1
     proc_cpu "$pid"; s0=$PCPU; sys_cpu; b0=$SBUSY; st0=$SSTEAL
@@ -280,10 +301,7 @@ measure() {
     case "$load" in
       rb-*) read -r ops p50 p99 < <(awk -F'","' '$1 ~ /^"(SET|GET)$/ {print $2, $5, $7}' "$logf" | tail -1) || true ;;
       mt-*) read -r ops p50 p99 < <(awk '/ALL STATS/{f=1} f && $1=="Totals"{print $2, $6, $7}' "$logf" | tail -1) || true ;;
-      mix-*) # ops/s = all requests / the longer of the two runs; latencies of the GETs
-             read -r ops p50 p99 < <(awk -F'","' -v ns="$((RB_N / 10))" -v ng="$RB_N" '
-               $1 ~ /^"SET$/ { rs=$2+0 } $1 ~ /^"GET$/ { rg=$2+0; a=$5; b=$7 }
-               END { if (rs>0 && rg>0) { ws=ns/rs; wg=ng/rg; w=(ws>wg)?ws:wg; printf "%.2f %s %s\n", (ns+ng)/w, a, b } }' "$logf") || true ;;
+      mix-*) read -r ops p50 p99 < <(awk -F'","' '$1 ~ /^"MIX$/ {print $2, $5, $7}' "$logf" | tail -1) || true ;;
     esac
     : "${ops:=NA}" "${p50:=NA}" "${p99:=NA}"
     # bg_pct: CPU used by anything but this server and this client, as % of all CPUs;
@@ -309,19 +327,11 @@ measure() {
 rb_cmd() { # port test pipeline n
   RB=(redis-benchmark -h 127.0.0.1 -p "$1" -t "$2" -n "$4" -r 100000 -d 64 -c 50 -P "$3" --threads "$RB_THREADS" --csv)
 }
-mix_cmd() { # port pipeline: two redis-benchmark processes at once, 1:10 set:get
-  # (bash waits for both, so `times` in the main shell accounts for their CPU)
-  MIX=(bash -c 'p=$1 P=$2 n=$3 th=$4 log=$5
-    redis-benchmark -h 127.0.0.1 -p "$p" -t set -n $((n / 10)) -r 100000 -d 64 -c 5 -P "$P" --threads "$th" --csv >"$log.set" 2>&1 &
-    redis-benchmark -h 127.0.0.1 -p "$p" -t get -n "$n" -r 100000 -d 64 -c 50 -P "$P" --threads "$th" --csv >"$log.get" 2>&1 &
-    wait; cat "$log.set" "$log.get"' mix "$1" "$2" "$RB_N" "$RB_THREADS" @LOG@)
+mix_cmd() { # port pipeline
+  MIX=("$MIXLOAD" -addr "127.0.0.1:$1" -n "$RB_N" -c 50 -P "$2" -ratio 10 -keys "$MIX_KEYS" -d 64)
 }
-mix_prepopulate() { # port: the MIX_KEYS keys redis-benchmark -r uses (key:%012d), 64-byte values
-  if [ -z "$MIX_PROTO" ]; then
-    MIX_PROTO=$(mktemp /tmp/bench-compare-mix.XXXXXX)
-    awk -v n="$MIX_KEYS" 'BEGIN{ v=sprintf("%064d", 0); for(i=0;i<n;i++) printf "*3\r\n$3\r\nSET\r\n$16\r\nkey:%012d\r\n$64\r\n%s\r\n", i, v }' > "$MIX_PROTO"
-  fi
-  redis-cli -h 127.0.0.1 -p "$1" --pipe < "$MIX_PROTO" > "$OUT_DIR/raw/mix-prepop-$1.txt" 2>&1
+mix_prepopulate() { # port
+  "$MIXLOAD" -addr "127.0.0.1:$1" -n 1 -c 1 -keys "$MIX_KEYS" -d 64 -prepopulate > "$OUT_DIR/raw/mix-prepop-$1.txt" 2>&1
 }
 mt_cmd() { # port pipeline
   MT=("$MEMTIER" -s 127.0.0.1 -p "$1" --protocol=redis -t "$MT_THREADS" -c "$MT_CLIENTS" --ratio=1:10
@@ -383,17 +393,20 @@ run_mem() { # mode
   done
 }
 
-# ---------- expiry tests (cmd/expirebench) ----------
-expirebench_bin() { # -> sets EXPIREBENCH, building it if needed; returns 1 if impossible
-  [ -n "$EXPIREBENCH" ] && [ -x "$EXPIREBENCH" ] && return 0
+# ---------- helper binaries: cmd/mixload, cmd/expirebench ----------
+go_tool() { # VAR name: sets $VAR to a built ./cmd/<name>, building it unless given; 1 if impossible
+  local var=$1 name=$2
+  [ -n "${!var}" ] && [ -x "${!var}" ] && return 0
   if ! command -v go >/dev/null; then
-    log "go not found and EXPIREBENCH not set: cannot build cmd/expirebench"; return 1
+    log "go not found and $var not set: cannot build cmd/$name"; return 1
   fi
-  EXPIREBENCH=$OUT_DIR/expirebench
-  log "building $EXPIREBENCH from $ROOT/cmd/expirebench"
-  (cd "$ROOT" && go build -o "$EXPIREBENCH" ./cmd/expirebench) >"$OUT_DIR/expirebench-build.log" 2>&1 || {
-    log "cannot build cmd/expirebench (see $OUT_DIR/expirebench-build.log)"; EXPIREBENCH=""; return 1; }
+  printf -v "$var" '%s' "$OUT_DIR/$name"
+  log "building ${!var} from $ROOT/cmd/$name"
+  (cd "$ROOT" && go build -o "$OUT_DIR/$name" "./cmd/$name") >"$OUT_DIR/$name-build.log" 2>&1 || {
+    log "cannot build cmd/$name (see $OUT_DIR/$name-build.log)"; printf -v "$var" '%s' ""; return 1; }
 }
+
+# ---------- expiry tests (cmd/expirebench) ----------
 exp_one() { # what(expire|idle) mode round server port pid
   local what=$1 mode=$2 round=$3 srv=$4 port=$5 pid=$6 pin=() tmp b0 b1 s0 s1 t0 t1 c0 c1 bg
   [ "$mode" = pinned ] && pin=(taskset -c "$CLI_CPUS")
@@ -418,7 +431,7 @@ exp_one() { # what(expire|idle) mode round server port pid
 }
 run_expiry() { # what mode: fresh servers every round, order as for the other loads
   local what=$1 mode=$2 r
-  expirebench_bin || return 0
+  go_tool EXPIREBENCH expirebench || return 0
   for r in $(seq "$ROUNDS"); do
     log "$mode round $r/$ROUNDS load $what"
     start_servers "$mode"
@@ -530,7 +543,8 @@ for mode in $MODES; do
     case "$l" in
       mem) want_mem=1 ;;
       mt-*) if [ -n "$MEMTIER" ]; then perf_loads+=("$l"); else log "memtier_benchmark not found: skipping $l"; fi ;;
-      rb-p[0-9]*|mix-p[0-9]*) perf_loads+=("$l") ;;
+      rb-p[0-9]*) perf_loads+=("$l") ;;
+      mix-p[0-9]*) if go_tool MIXLOAD mixload; then perf_loads+=("$l"); else log "skipping $l"; fi ;;
       expire|idle) exp_loads+=("$l") ;;
       *) echo "unknown load $l" >&2; exit 2 ;;
     esac

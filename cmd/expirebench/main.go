@@ -650,7 +650,7 @@ func (b *bench) runExpire(la0 string) error {
 		if s1.cycleMs >= 0 && s0.cycleMs >= 0 {
 			cyc = strconv.FormatInt(s1.cycleMs-s0.cycleMs, 10)
 		}
-		return appendTSV(o.tsv, []string{"mode", "server", "keys", "load_s", "keys99_after_last_s", "mem_after_last_s",
+		return appendTSV(o.tsv, []string{"test", "server", "keys", "load_s", "keys99_after_last_s", "mem_after_last_s",
 			"keys99_after_d99_s", "keys0_after_last_s", "keys_at_last", "window_s", "cpu_pct", "sampler_pct", "cpu_net_pct", "cycle_ms", "lag_p99_s",
 			"used_base", "used_peak", "bytes_per_key", "loadavg1"},
 			[]string{"expire", o.label, strconv.Itoa(o.keys), f(loadEnd - loadStart), sec(keysAt, last), sec(memAt, last),
@@ -695,7 +695,7 @@ func (b *bench) runIdle(la0 string) error {
 		{"loadavg (1/5/15m) before / after", la0 + " / " + la1, ""},
 	})
 	if o.tsv != "" {
-		return appendTSV(o.tsv, []string{"mode", "server", "keys", "load_s", "idle_s", "cpu_pct", "cycle_ms", "loadavg1"},
+		return appendTSV(o.tsv, []string{"test", "server", "keys", "load_s", "idle_s", "cpu_pct", "cycle_ms", "loadavg1"},
 			[]string{"idle", o.label, strconv.FormatInt(keys, 10), strconv.FormatFloat(loadDur.Seconds(), 'f', 3, 64),
 				strconv.FormatFloat(t1.Sub(t0).Seconds(), 'f', 3, 64), strconv.FormatFloat(cpuPct, 'f', 2, 64), cyc,
 				strings.Fields(la1)[0]})

@@ -12,6 +12,8 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -276,7 +278,7 @@ func (b *configBackend) Rewrite() error {
 	a.cfgMu.Lock()
 	defer a.cfgMu.Unlock()
 	if a.cfg.ConfigFile == "" {
-		return errors.New("The server is running without a config file")
+		return config.ErrNoConfigFile
 	}
 	return a.cfg.Rewrite(a.cfg.ConfigFile)
 }
@@ -324,6 +326,14 @@ func (a *App) info(section string) []protocol.InfoField {
 	f := func(n string, v any) protocol.InfoField { return protocol.InfoField{Name: n, Value: fmt.Sprint(v)} }
 	ss := a.Sweeper.Stats()
 	switch section {
+	case "clients+":
+		// For soak runs and leak hunting: every client is a goroutine and a
+		// descriptor.
+		fds := int64(-1)
+		if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
+			fds = int64(len(ents))
+		}
+		return []protocol.InfoField{f("go_goroutines", runtime.NumGoroutine()), f("open_fds", fds)}
 	case "stats+":
 		return append([]protocol.InfoField{
 			f("expired_stale_perc", strconv.FormatFloat(ss.StalePerc, 'f', 2, 64)),

@@ -56,6 +56,17 @@ func (a *App) metricsSource() metrics.Source {
 				VersionRejections: t.VersionRejections,
 			}
 		},
+		Stampede: func() metrics.StampedeStats {
+			l := a.Leases.Stats()
+			return metrics.StampedeStats{
+				Active: l.Active, Waiting: l.Waiting,
+				Granted: l.Granted, RefreshGranted: l.RefreshGranted, EarlyRefreshes: l.EarlyRefreshes, Refused: l.Refused,
+				Pending: l.Pending, Fills: l.Fills, FillsRejected: l.FillsRejected, NegativeFills: l.NegativeFills,
+				Released: l.Released, Broken: l.Broken, Expired: l.Expired,
+				Waits: l.Waits, WaitTimeouts: l.WaitTimeouts, WaitTime: l.WaitTime,
+				StaleServes: l.StaleServes, NegativeHits: l.NegativeHits,
+			}
+		},
 	}
 }
 

@@ -61,6 +61,9 @@ const (
 	MaxFilters = 256
 	// MaxBytes bounds the encoded size of one filter.
 	MaxBytes = 512 << 20
+	// maxHashes bounds the hash functions of a sub-filter (an error rate of
+	// 1e-308 needs 1022).
+	maxHashes = 2048
 )
 
 // RedisBloom's defaults for filters created by BF.ADD, BF.MADD and BF.INSERT.
@@ -105,7 +108,7 @@ func sizing(capacity uint64, errRate float64) (bits uint64, hashes uint32, ok bo
 	if k < 1 {
 		k = 1
 	}
-	if k > 1<<16 {
+	if k > maxHashes {
 		return 0, 0, false
 	}
 	return bits, uint32(k), true
@@ -176,7 +179,7 @@ func (f Filter) Valid() bool {
 		s := f[off:]
 		bits := binary.LittleEndian.Uint64(s[24:])
 		k := binary.LittleEndian.Uint32(s[32:])
-		if bits == 0 || bits%64 != 0 || bits/8 > uint64(len(f)-off-subHdr) || k == 0 {
+		if bits == 0 || bits%64 != 0 || bits/8 > uint64(len(f)-off-subHdr) || k == 0 || k > maxHashes {
 			return false
 		}
 		items += binary.LittleEndian.Uint64(s[8:])

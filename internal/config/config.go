@@ -57,8 +57,8 @@ type Config struct {
 
 	// Input and output limits.
 
-	ProtoMaxBulkLen         int64  // proto-max-bulk-len: bytes
-	ClientQueryBufferLimit  int64  // client-query-buffer-limit: bytes
+	ProtoMaxBulkLen         int64         // proto-max-bulk-len: bytes
+	ClientQueryBufferLimit  int64         // client-query-buffer-limit: bytes
 	ClientOutputBufferLimit string        // client-output-buffer-limit: canonical form; see OutputBufferLimitFor
 	ClientOutputTimeout     time.Duration // client-output-timeout: whole seconds; 0 never
 

@@ -176,6 +176,10 @@ const (
 
 const numStripes = 64
 
+// maxExempt bounds the pending exemptions of a stripe: one per fill in
+// flight, so far more than any real concurrency.
+const maxExempt = 4096
+
 // lease is one outstanding lease.
 type lease struct {
 	token   uint64
@@ -435,6 +439,12 @@ func (m *Manager) Exempt(db int, key []byte) {
 	var buf keyBuf
 	s, _ := m.locate(db, key, &buf)
 	s.mu.Lock()
+	if len(s.exempt) >= maxExempt {
+		// Written is not being called (another write observer replaced
+		// this one?): forget the oldest rather than grow without bound.
+		s.exempt = append(s.exempt[:0], s.exempt[1:]...)
+		m.exempts.Add(-1)
+	}
 	s.exempt = append(s.exempt, uintptr(unsafe.Pointer(unsafe.SliceData(key))))
 	m.exempts.Add(1)
 	s.mu.Unlock()

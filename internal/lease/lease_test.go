@@ -302,8 +302,7 @@ func TestRunSweepsAndStops(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := newManager(t, Options{SweepInterval: time.Second})
 		now := time.Now().UnixMilli()
-		w := m.Acquire(0, []byte("k"), now, 100, Fill, false)
-		_ = w
+		m.Acquire(0, []byte("k"), now, 100, Fill, false)
 		wait := m.Acquire(0, []byte("k"), now, 100, Fill, true).Wait
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error)

@@ -63,6 +63,8 @@ type collector struct {
 	lag       *prometheus.Desc
 
 	tags, taggedKeys, tagBytes, tagInvalidations, invalidatedKeys, versionRejections *prometheus.Desc
+
+	leasesActive, leaseWaiting, leases, leaseEnds, fills, waits, waitSeconds, staleServes, negativeHits, pendingReplies *prometheus.Desc
 }
 
 // NewCollector returns the collector New registers. It is exported for
@@ -120,6 +122,17 @@ func newCollector(src Source) *collector {
 		tagInvalidations:  d("tag_invalidations_total", "INVALIDATE calls, by kind (hard, soft).", "kind"),
 		invalidatedKeys:   d("invalidated_keys_total", "Keys invalidated, by cause (tag, dependency).", "cause"),
 		versionRejections: d("version_rejections_total", "Writes refused because they carried a version not newer than the stored one."),
+
+		leasesActive:   d("stampede_leases_active", "Fill leases outstanding."),
+		leaseWaiting:   d("stampede_waiting_clients", "Readers waiting on the server for a fill."),
+		leases:         d("stampede_leases_granted_total", "Leases granted, by kind (fill on a miss, refresh of a stale entry, early XFetch refresh).", "kind"),
+		leaseEnds:      d("stampede_leases_ended_total", "Leases that ended without a fill, by how (released, broken by a write or invalidation, expired, refused because the table was full).", "how"),
+		fills:          d("stampede_fills_total", "Fills, by result (stored, negative, rejected as stale).", "result"),
+		waits:          d("stampede_waits_total", "Readers that waited for a fill, by outcome (filled, timeout).", "outcome"),
+		waitSeconds:    d("stampede_wait_seconds_total", "Time readers spent waiting for fills."),
+		staleServes:    d("stampede_stale_serves_total", "Stale values served while a refresh was pending or in grace."),
+		negativeHits:   d("stampede_negative_hits_total", "Reads answered from a negative (not found at the origin) entry."),
+		pendingReplies: d("stampede_pending_replies_total", "Readers told a fill is in progress."),
 	}
 }
 
@@ -134,6 +147,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		c.memUsed, c.memMax,
 		c.cycles, c.swept, c.sweepBusy, c.timeCap, c.stale, c.lag,
 		c.tags, c.taggedKeys, c.tagBytes, c.tagInvalidations, c.invalidatedKeys, c.versionRejections,
+		c.leasesActive, c.leaseWaiting, c.leases, c.leaseEnds, c.fills, c.waits, c.waitSeconds, c.staleServes, c.negativeHits, c.pendingReplies,
 	} {
 		ch <- d
 	}
@@ -174,6 +188,27 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		send(ch, c.invalidatedKeys, prometheus.CounterValue, float64(t.KeysInvalidatedByTag), "tag")
 		send(ch, c.invalidatedKeys, prometheus.CounterValue, float64(t.KeysInvalidatedByDep), "dependency")
 		send(ch, c.versionRejections, prometheus.CounterValue, float64(t.VersionRejections))
+	}
+	if c.src.Stampede != nil {
+		l := c.src.Stampede()
+		send(ch, c.leasesActive, prometheus.GaugeValue, float64(l.Active))
+		send(ch, c.leaseWaiting, prometheus.GaugeValue, float64(l.Waiting))
+		send(ch, c.leases, prometheus.CounterValue, float64(l.Granted), "fill")
+		send(ch, c.leases, prometheus.CounterValue, float64(l.RefreshGranted), "refresh")
+		send(ch, c.leases, prometheus.CounterValue, float64(l.EarlyRefreshes), "early")
+		send(ch, c.leaseEnds, prometheus.CounterValue, float64(l.Released), "released")
+		send(ch, c.leaseEnds, prometheus.CounterValue, float64(l.Broken), "broken")
+		send(ch, c.leaseEnds, prometheus.CounterValue, float64(l.Expired), "expired")
+		send(ch, c.leaseEnds, prometheus.CounterValue, float64(l.Refused), "refused")
+		send(ch, c.fills, prometheus.CounterValue, float64(l.Fills-min(l.Fills, l.NegativeFills)), "stored")
+		send(ch, c.fills, prometheus.CounterValue, float64(l.NegativeFills), "negative")
+		send(ch, c.fills, prometheus.CounterValue, float64(l.FillsRejected), "rejected")
+		send(ch, c.waits, prometheus.CounterValue, float64(l.Waits-min(l.Waits, l.WaitTimeouts)), "filled")
+		send(ch, c.waits, prometheus.CounterValue, float64(l.WaitTimeouts), "timeout")
+		send(ch, c.waitSeconds, prometheus.CounterValue, l.WaitTime.Seconds())
+		send(ch, c.staleServes, prometheus.CounterValue, float64(l.StaleServes))
+		send(ch, c.negativeHits, prometheus.CounterValue, float64(l.NegativeHits))
+		send(ch, c.pendingReplies, prometheus.CounterValue, float64(l.Pending))
 	}
 	if c.src.Extra != nil {
 		c.src.Extra(ch)

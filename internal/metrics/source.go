@@ -27,6 +27,8 @@ type Source struct {
 
 	// Tags reads the tag index's counters.
 	Tags func() TagStats
+	// Stampede reads the stampede protection's (leases) counters.
+	Stampede func() StampedeStats
 
 	// Extra, when set, is called at the end of every scrape to send metrics
 	// that have no typed input here yet (an extension point for parts such
@@ -139,4 +141,15 @@ type TagStats struct {
 	KeysInvalidatedByTag uint64
 	KeysInvalidatedByDep uint64
 	VersionRejections    uint64
+}
+
+// StampedeStats is a snapshot of the stampede protection's counters.
+type StampedeStats struct {
+	Active, Waiting                                  int64
+	Granted, RefreshGranted, EarlyRefreshes, Refused uint64
+	Pending, Fills, FillsRejected, NegativeFills     uint64
+	Released, Broken, Expired                        uint64
+	Waits, WaitTimeouts                              uint64
+	WaitTime                                         time.Duration
+	StaleServes, NegativeHits                        uint64
 }

@@ -46,14 +46,14 @@ var aclReasonNames = [...]string{aclOK: "", aclDeniedCmd: "command", aclDeniedKe
 type aclOpError int
 
 const (
-	aclErrUnknown aclOpError = iota + 1 // ENOENT
-	aclErrSyntax                        // EINVAL
-	aclErrKeyAfterAll                   // EEXIST
-	aclErrChanAfterAll                  // EISDIR
-	aclErrNoSuchPass                    // ENODEV
-	aclErrBadHash                       // EBADMSG
-	aclErrDuplicate                     // EALREADY
-	aclErrFirstArgSub                   // ECHILD
+	aclErrUnknown      aclOpError = iota + 1 // ENOENT
+	aclErrSyntax                             // EINVAL
+	aclErrKeyAfterAll                        // EEXIST
+	aclErrChanAfterAll                       // EISDIR
+	aclErrNoSuchPass                         // ENODEV
+	aclErrBadHash                            // EBADMSG
+	aclErrDuplicate                          // EALREADY
+	aclErrFirstArgSub                        // ECHILD
 )
 
 func (e aclOpError) Error() string {
@@ -615,6 +615,18 @@ func (a *aclUsers) names() []string {
 		out = append(out, n)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// list returns the users in ACL file form, sorted by name.
+func (a *aclUsers) list() []string {
+	m := *a.users.Load()
+	out := make([]string, 0, len(m))
+	for _, n := range a.names() {
+		if slot := m[n]; slot != nil {
+			out = append(out, "user "+n+" "+slot.cur.Load().describe())
+		}
+	}
 	return out
 }
 

@@ -261,17 +261,7 @@ func cmdACLGetUser(c *Client, args [][]byte) {
 	c.addArray(0)
 }
 
-func cmdACLList(c *Client, args [][]byte) {
-	names := c.srv.acl.names()
-	c.addArray(len(names))
-	for _, n := range names {
-		if slot := c.srv.acl.get(n); slot != nil {
-			c.addBulkStr("user " + n + " " + slot.cur.Load().describe())
-		} else {
-			c.addBulkStr("user " + n + " off resetchannels -@all")
-		}
-	}
-}
+func cmdACLList(c *Client, args [][]byte) { c.addBulkStrs(c.srv.acl.list()...) }
 
 func cmdACLUsers(c *Client, args [][]byte) { c.addBulkStrs(c.srv.acl.names()...) }
 

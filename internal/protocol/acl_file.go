@@ -87,10 +87,8 @@ func (s *Server) LoadACLFile(path string, by *Client) error {
 // SaveACLFile writes the users to path in ACL file format, atomically.
 func (s *Server) SaveACLFile(path string) error {
 	var b strings.Builder
-	for _, n := range s.acl.names() {
-		if slot := s.acl.get(n); slot != nil {
-			b.WriteString("user " + n + " " + slot.cur.Load().describe() + "\n")
-		}
+	for _, line := range s.acl.list() {
+		b.WriteString(line + "\n")
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
 	if err != nil {

@@ -158,7 +158,13 @@ func (c *Client) lockKeys(keys [][]byte) {
 	for _, k := range keys {
 		c.shards = append(c.shards, c.st.ShardFor(c.st.Hash(k)).Index())
 	}
-	c.shards = store.SortShards(c.shards)
+	if len(c.shards) > 64 {
+		// store.SortShards is an insertion sort, quadratic in the number of
+		// keys: a command with a million keys would spin for hours.
+		c.shards = sortShardsBitmap(c.shards, c.st.NumShards())
+	} else {
+		c.shards = store.SortShards(c.shards)
+	}
 	c.st.LockShards(c.shards)
 	c.heldSet = c.shards
 }
@@ -248,3 +254,22 @@ func float64frombits(b uint64) float64 { return math.Float64frombits(b) }
 
 // ID returns the client's id.
 func (c *Client) ID() int64 { return c.id }
+
+// sortShardsBitmap turns shard indexes below n into a sorted set in
+// O(len(idx) + n), in place.
+func sortShardsBitmap(idx []int, n int) []int {
+	seen := make([]uint64, (n+63)/64)
+	for _, i := range idx {
+		seen[i>>6] |= 1 << (uint(i) & 63)
+	}
+	out := idx[:0]
+	for w, bits := range seen {
+		for b := 0; bits != 0; b++ {
+			if bits&1 != 0 {
+				out = append(out, w<<6|b)
+			}
+			bits >>= 1
+		}
+	}
+	return out
+}

@@ -36,9 +36,6 @@ const (
 	stateMiss     = "MISS"
 )
 
-// leaseCommands are the commands SetLeases binds to a lease manager.
-var leaseCommands = []string{"cache.get", "cache.fill", "cache.notfound", "cache.release", "cache.stale"}
-
 // SetLeases enables the CACHE.* commands with m and installs m.Written as
 // the write observer, so that writes and deletes break leases. Call it
 // before Serve.
@@ -51,8 +48,11 @@ func (s *Server) SetLeases(m *lease.Manager) {
 		"cache.release":  h.release,
 		"cache.stale":    h.stale,
 	}
-	for _, name := range leaseCommands {
-		s.table.Lookup(name).Handler = bind[name]
+	// By original name, so that rename-command may come before or after.
+	for _, cmd := range s.table.all {
+		if h, ok := bind[cmd.Name]; ok && cmd.parent == nil {
+			cmd.Handler = h
+		}
 	}
 	s.SetWriteObserver(m.Written)
 }

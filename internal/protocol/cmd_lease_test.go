@@ -272,7 +272,7 @@ func TestCacheEarlyRefresh(t *testing.T) {
 	t.Parallel()
 	lt := newLeaseTester(t)
 	c := lt.client()
-	lt.do(c, "CACHE.FILL k * v PX 60000 DELTA 100000000")
+	lt.do(c, "CACHE.FILL k * v PX 1000 DELTA 2147483647")
 	if r := lt.do(c, "GET k"); !strings.HasPrefix(r, "$") || !strings.Contains(r, "\x00CF1") {
 		t.Fatalf("a fill with DELTA is enveloped: %q", r)
 	}

@@ -20,7 +20,7 @@ var allSections = append(append([]string{}, defaultSections...), "commandstats")
 
 func cmdInfo(c *Client, args [][]byte) {
 	var sections []string
-	extra := []string{"eviction", "expiry", "tags"}
+	extra := []string{"eviction", "expiry", "tags", "stampede"}
 	if len(args) == 1 {
 		sections = defaultSections
 	}
@@ -362,7 +362,11 @@ func cmdConfigRewrite(c *Client, args [][]byte) {
 		return
 	}
 	if err := c.srv.opts.Config.Rewrite(); err != nil {
-		c.addError("ERR " + err.Error())
+		msg := err.Error()
+		if msg != "" && msg[0] >= 'a' && msg[0] <= 'z' {
+			msg = string(msg[0]-32) + msg[1:] // Redis capitalises this one
+		}
+		c.addError("ERR " + msg)
 		return
 	}
 	c.addOK()

@@ -98,7 +98,7 @@ type Server struct {
 	audit    *auditor // nil when audit-log is off
 	redact   []bool   // by command id: arguments hidden from the slow log
 	secStats struct {
-		deniedAuth, deniedCmd, deniedKey atomic.Int64
+		deniedAuth, deniedCmd, deniedKey  atomic.Int64
 		outputLimit, protected, tlsFailed atomic.Int64
 	}
 
@@ -233,7 +233,7 @@ func isTemporary(err error) bool {
 func (s *Server) admit(nc net.Conn) bool {
 	if s.opts.ProtectedMode && !isLocal(nc.RemoteAddr()) && s.acl.defaultNopass() {
 		s.secStats.protected.Add(1)
-		s.log.Warn("refused a non-loopback client: protected mode is on and the default user has no password", "addr", nc.RemoteAddr().String())
+		s.log.Debug("refused a non-loopback client: protected mode is on and the default user has no password", "addr", nc.RemoteAddr().String())
 		refuse(nc, errProtectedMode)
 		return false
 	}
@@ -349,6 +349,11 @@ func (s *Server) serveClient(c *Client) {
 			return
 		}
 		c.p.shrink()
+		// One command with a million arguments must not pin its argument
+		// tables (tens of MB) to the connection afterwards.
+		if !c.p.inMulti && (cap(c.p.offs) > 1<<17 || cap(c.p.args) > 1<<16) {
+			c.p.offs, c.p.args = nil, nil
+		}
 		// A bulk header announces its length; grow the buffer as its bytes
 		// arrive instead of reserving it all at once, so that a client
 		// announcing a large bulk it never sends costs what it sent.
@@ -383,15 +388,25 @@ const flushThreshold = 64 << 10
 // input makes the kernel send a reset, which can destroy replies the client
 // has not read yet (after QUIT, a protocol error, or during shutdown).
 func (c *Client) closeGracefully() {
-	tc, ok := c.nc.(*net.TCPConn)
-	if !ok || c.killed.Load() {
+	if c.killed.Load() {
 		c.nc.Close()
 		return
 	}
-	tc.CloseWrite()
-	tc.SetReadDeadline(time.Now().Add(250 * time.Millisecond))
-	io.CopyN(io.Discard, tc, 8<<20)
-	tc.Close()
+	switch tc := c.nc.(type) {
+	case *net.TCPConn:
+		tc.CloseWrite()
+	case *tls.Conn: // close_notify, then the TCP half-close
+		if tc.CloseWrite() != nil {
+			tc.Close()
+			return
+		}
+	default:
+		c.nc.Close()
+		return
+	}
+	c.nc.SetReadDeadline(time.Now().Add(250 * time.Millisecond))
+	io.CopyN(io.Discard, c.nc, 8<<20)
+	c.nc.Close()
 }
 
 // flush writes the pending replies; false means the connection is gone.

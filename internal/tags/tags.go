@@ -74,6 +74,7 @@ type tag struct {
 	softUntil atomic.Int64
 	lists     atomic.Int32  // shard member lists alive plus pending writes (for garbage collection)
 	lastSeq   atomic.Uint64 // invalidation sequence of the last bump
+	bornSeq   uint64        // invalidation sequence when the tag was registered
 	freed     bool          // guarded by Index.mu
 }
 
@@ -128,6 +129,10 @@ type Index struct {
 
 	depTags atomic.Int64
 	seq     atomic.Uint64
+	// freedSeq is the highest invalidation sequence of any tag freed so
+	// far (guarded by mu): a freed tag forgets its own, so questions about
+	// names registered after a point are answered conservatively.
+	freedSeq uint64
 
 	wake chan struct{}
 
@@ -194,7 +199,7 @@ func (x *Index) getLocked(db int, name string) *tag {
 	if t := x.byName[db][name]; t != nil {
 		return t
 	}
-	t := &tag{db: db, name: name}
+	t := &tag{db: db, name: name, bornSeq: x.seq.Load()}
 	if k := len(x.free); k > 0 {
 		t.id = x.free[k-1]
 		x.free = x.free[:k-1]
@@ -232,6 +237,9 @@ func (x *Index) maybeFreeLocked(t *tag) {
 	}
 	delete(x.byName[t.db], t.name)
 	t.freed = true
+	if ls := t.lastSeq.Load(); ls > x.freedSeq {
+		x.freedSeq = ls
+	}
 	x.free = append(x.free, t.id)
 	if t.name[0] == kindDep {
 		x.depTags.Add(-1)
@@ -836,12 +844,19 @@ func (x *Index) deadList(l *memberList, now int64) bool {
 func (x *Index) Seq() uint64 { return x.seq.Load() }
 
 // InvalidatedSince reports whether any of the named tags was invalidated
-// after sequence seq (stampede leases use it to refuse stale fills).
+// after sequence seq (stampede leases use it to refuse stale fills). A tag
+// that was freed since (its last key invalidated and reclaimed) and perhaps
+// registered again cannot say; the answer is then yes whenever any freed
+// tag was invalidated after seq — conservative, never stale.
 func (x *Index) InvalidatedSince(db int, names [][]byte, seq uint64) bool {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	for _, n := range names {
-		if t := x.byName[db][string(append([]byte{kindUser}, n...))]; t != nil && t.lastSeq.Load() > seq {
+		t := x.byName[db][string(append([]byte{kindUser}, n...))]
+		if t != nil && t.lastSeq.Load() > seq {
+			return true
+		}
+		if (t == nil || t.bornSeq > seq) && x.freedSeq > seq {
 			return true
 		}
 	}

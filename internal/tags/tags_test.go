@@ -285,3 +285,26 @@ func BenchmarkInvalidateMillion(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// TestInvalidatedSinceSurvivesFreedTags: a tag invalidated and freed after
+// a lease's sequence must still refuse the fill.
+func TestInvalidatedSinceSurvivesFreedTags(t *testing.T) {
+	st, x, _ := newIndex(t)
+	tagset(t, st, x, 0, "k", 0, "T")
+	seq := x.Seq()
+	x.Invalidate(0, [][]byte{[]byte("T")}, false, 0, false)
+	x.ReclaimAll(context.Background())
+	if x.Stats().Tags != 0 {
+		t.Fatal("tag not freed")
+	}
+	if !x.InvalidatedSince(0, [][]byte{[]byte("T")}, seq) {
+		t.Fatal("a freed tag's invalidation was forgotten")
+	}
+	tagset(t, st, x, 0, "k2", 0, "T") // registered again
+	if !x.InvalidatedSince(0, [][]byte{[]byte("T")}, seq) {
+		t.Fatal("a re-registered tag hid its earlier invalidation")
+	}
+	if x.InvalidatedSince(0, [][]byte{[]byte("T")}, x.Seq()) {
+		t.Fatal("nothing happened after the current sequence")
+	}
+}

@@ -14,9 +14,11 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"io"
 	"log/slog"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +26,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -94,7 +97,10 @@ func TestRequirePass(t *testing.T) {
 	t.Parallel()
 	s := start(t, func(c *config.Config) { c.RequirePass = "s3cret" })
 	r := s.raw()
-	for _, tc := range []struct{ cmd []string; want string }{
+	for _, tc := range []struct {
+		cmd  []string
+		want string
+	}{
 		{[]string{"get", "k"}, "-NOAUTH Authentication required.\r\n"},
 		{[]string{"auth", "nope"}, "-WRONGPASS invalid username-password pair or user is disabled.\r\n"},
 		{[]string{"auth", "default", "nope"}, "-WRONGPASS invalid username-password pair or user is disabled.\r\n"},
@@ -504,7 +510,9 @@ func TestAuditLog(t *testing.T) {
 		{"denied cmd", 1, func(r rec) bool {
 			return r.Audit.Event == "acl_denied" && r.Audit.Reason == "command" && r.Audit.Cmd == "set" && r.Audit.User == "bob"
 		}},
-		{"denied key", 1, func(r rec) bool { return r.Audit.Event == "acl_denied" && r.Audit.Reason == "key" && r.Audit.Cmd == "get" }},
+		{"denied key", 1, func(r rec) bool {
+			return r.Audit.Event == "acl_denied" && r.Audit.Reason == "key" && r.Audit.Cmd == "get"
+		}},
 		{"config set", 1, func(r rec) bool {
 			return r.Audit.Cmd == "config|set" && r.Audit.Params == "requirepass maxmemory" && r.Audit.Result == "ok"
 		}},
@@ -838,5 +846,73 @@ func TestBinaryRefusesExposure(t *testing.T) {
 			t.Errorf("%v: %v\n%s", extra, err, stderr)
 		}
 		c.Close()
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return itoa(ln.Addr().(*net.TCPAddr).Port)
+}
+
+// TestBinaryTLS runs the binary with only a TLS port and /metrics over TLS,
+// as main wires them.
+func TestBinaryTLS(t *testing.T) {
+	t.Parallel()
+	p := newPKI(t)
+	bin := buildBinary(t)
+	tlsPort, mPort := freePort(t), freePort(t)
+	cmd := exec.Command(bin, "--port", "0", "--tls-port", tlsPort, "--tls-cert-file", p.certFile, "--tls-key-file", p.keyFile,
+		"--tls-ca-cert-file", p.caFile, "--metrics-addr", "127.0.0.1:"+mPort, "--metrics-tls", "yes")
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Errorf("exit: %v\n%s", err, stderr.String())
+			}
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			t.Error("no exit after SIGTERM")
+		}
+	}()
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + tlsPort, TLSConfig: p.clientTLS(true), MaxRetries: -1})
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Ping(ctx).Err() != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("no TLS service:\n%s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: p.clientTLS(true)}, Timeout: 10 * time.Second}
+	resp, err := hc.Get("https://localhost:" + mPort + "/metrics")
+	if err != nil {
+		t.Fatalf("metrics over TLS: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "cachesrv_") {
+		t.Fatalf("metrics: %d %.200s", resp.StatusCode, body)
+	}
+	// Without a client certificate /metrics is refused like RESP.
+	hc2 := &http.Client{Transport: &http.Transport{TLSClientConfig: p.clientTLS(false)}, Timeout: 10 * time.Second}
+	if resp, err := hc2.Get("https://localhost:" + mPort + "/metrics"); err == nil {
+		resp.Body.Close()
+		t.Fatal("metrics served without a client certificate")
+	}
+	if !strings.Contains(stderr.String(), "TLS listening") {
+		t.Errorf("log: %s", stderr.String())
 	}
 }
