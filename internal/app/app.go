@@ -118,14 +118,18 @@ func New(cfg *config.Config, log *slog.Logger, level *slog.LevelVar) (*App, erro
 	return a, nil
 }
 
-// setMemoryLimit ties the Go runtime's soft memory limit to maxmemory so
-// the garbage collector works harder before RSS leaves the bound.
+// setMemoryLimit ties the Go runtime's soft memory limit to maxmemory: the
+// garbage collector works harder as the process nears the RSS bound the
+// cache promises (1.15 × maxmemory + 32 MiB: the keyspace plus slab
+// fragmentation, connection buffers and the runtime). A tighter limit makes
+// the collector run continuously once the live heap (the full cache plus
+// hundreds of connections' buffers) reaches it.
 func setMemoryLimit(max int64) {
 	if max <= 0 {
 		debug.SetMemoryLimit(math.MaxInt64)
 		return
 	}
-	debug.SetMemoryLimit(max + max/10 + 24<<20)
+	debug.SetMemoryLimit(max + max*15/100 + 32<<20)
 }
 
 // Stop asks Run to return (SHUTDOWN). It does not block.

@@ -7,14 +7,13 @@ import (
 // Protocol errors, worded as Redis 7 words them. The connection is closed
 // after one of these is sent.
 var (
-	errMultibulkLen   = errors.New("ERR Protocol error: invalid multibulk length")
-	errBulkLen        = errors.New("ERR Protocol error: invalid bulk length")
-	errInlineTooBig   = errors.New("ERR Protocol error: too big inline request")
-	errMbulkCountBig  = errors.New("ERR Protocol error: too big mbulk count string")
-	errBulkCountBig   = errors.New("ERR Protocol error: too big bulk count string")
-	errUnbalanced     = errors.New("ERR Protocol error: unbalanced quotes in request")
-	errQueryBufLimit  = errors.New("query buffer limit reached")
-	errExpectedDollar = errors.New("ERR Protocol error: expected '$'")
+	errMultibulkLen  = errors.New("ERR Protocol error: invalid multibulk length")
+	errBulkLen       = errors.New("ERR Protocol error: invalid bulk length")
+	errInlineTooBig  = errors.New("ERR Protocol error: too big inline request")
+	errMbulkCountBig = errors.New("ERR Protocol error: too big mbulk count string")
+	errBulkCountBig  = errors.New("ERR Protocol error: too big bulk count string")
+	errUnbalanced    = errors.New("ERR Protocol error: unbalanced quotes in request")
+	errQueryBufLimit = errors.New("query buffer limit reached")
 )
 
 const (
@@ -314,10 +313,6 @@ func atoi(b []byte) (int64, bool) {
 	}
 	return n, true
 }
-
-// bytesWanted says how many bytes of buffer the command in progress needs
-// (0 when unknown).
-func (p *parser) bytesWanted() int { return p.need }
 
 // compact moves unread data to the front of the buffer, making room for
 // more. It grows the buffer when it is full, refusing to grow past the query

@@ -17,10 +17,7 @@ func (c *Client) addInt(n int64)      { c.out = redcon.AppendInt(c.out, n) }
 func (c *Client) addBulk(b []byte)    { c.out = redcon.AppendBulk(c.out, b) }
 func (c *Client) addBulkStr(s string) { c.out = redcon.AppendBulkString(c.out, s) }
 func (c *Client) addArray(n int)      { c.out = redcon.AppendArray(c.out, n) }
-func (c *Client) addBulkInt(n int64)  { c.addBulk(strconv.AppendInt(c.scratch[:0], n, 10)) }
-func (c *Client) addRaw(b []byte)     { c.out = append(c.out, b...) }
 func (c *Client) addQueued()          { c.out = append(c.out, "+QUEUED\r\n"...) }
-func (c *Client) addEmptyArray()      { c.out = append(c.out, "*0\r\n"...) }
 func (c *Client) addBulkStrs(ss ...string) {
 	c.addArray(len(ss))
 	for _, s := range ss {
@@ -82,23 +79,6 @@ func (c *Client) addDouble(f float64) {
 		return
 	}
 	c.addBulk(b)
-}
-
-// addBool writes a boolean (an integer 1/0 in RESP2).
-func (c *Client) addBool(v bool) {
-	if c.resp == 3 {
-		if v {
-			c.out = append(c.out, "#t\r\n"...)
-		} else {
-			c.out = append(c.out, "#f\r\n"...)
-		}
-		return
-	}
-	if v {
-		c.addInt(1)
-	} else {
-		c.addInt(0)
-	}
 }
 
 // addVerbatim writes a verbatim text string (a bulk string in RESP2).

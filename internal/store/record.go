@@ -153,7 +153,6 @@ func recDB(rec []byte) uint16  { return binary.LittleEndian.Uint16(rec[2:]) }
 func recKLen(rec []byte) int   { return int(binary.LittleEndian.Uint32(rec[4:])) }
 func recVLen(rec []byte) int   { return int(binary.LittleEndian.Uint32(rec[8:])) }
 func recType(rec []byte) uint8 { return rec[1] }
-func recFlags(rec []byte) byte { return rec[0] }
 func recKey(rec []byte) []byte { o := recKeyOff(rec); return rec[o : o+recKLen(rec)] }
 func recSize(rec []byte) int   { return recKeyOff(rec) + recKLen(rec) + recVLen(rec) }
 

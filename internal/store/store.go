@@ -71,9 +71,8 @@ type Store struct {
 	hooks      Hooks
 	lag        func(int64)
 
-	evictCursor atomic.Uint32
-	external    atomic.Int64 // memory accounted by AddMemory
-	allMu       sync.Mutex   // serialises LockAll callers
+	external atomic.Int64 // memory accounted by AddMemory
+	allMu    sync.Mutex   // serialises LockAll callers
 }
 
 // New builds a store, validating its options.
@@ -296,6 +295,8 @@ func (st *Store) OverLimit() bool {
 }
 
 // ErrOOM is returned by Evict when it cannot get under the bound.
+//
+//lint:ignore ST1005 Redis's exact error text ends with a period.
 var ErrOOM = errors.New("OOM command not allowed when used memory > 'maxmemory'.")
 
 // Evict removes entries chosen by the eviction policy until memory is

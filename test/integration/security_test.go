@@ -581,7 +581,7 @@ type testPKI struct {
 	ca                   *x509.Certificate
 	caKey                *ecdsa.PrivateKey
 	caFile, certFile     string
-	keyFile, clientCerts string
+	keyFile string
 	client               tls.Certificate
 	serial               int64
 }
