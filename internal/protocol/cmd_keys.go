@@ -122,16 +122,11 @@ func cmdCopy(c *Client, args [][]byte) {
 		case eq(args[i], "replace"):
 			replace = true
 		case eq(args[i], "db") && i+1 < len(args):
-			n, ok := parseInt(args[i+1])
+			n, ok := c.parseDB(args[i+1])
 			if !ok {
-				c.addError(errNotInt)
 				return
 			}
-			if n < 0 || n >= int64(c.st.Databases()) {
-				c.addError(errDBRange)
-				return
-			}
-			ddb = int(n)
+			ddb = n
 			i++
 		default:
 			c.addError(errSyntax)
@@ -150,23 +145,33 @@ func cmdCopy(c *Client, args [][]byte) {
 	}
 }
 
-func cmdMove(c *Client, args [][]byte) {
-	n, ok := parseInt(args[2])
+// parseDB parses a database index, replying with Redis's error when it is
+// not one.
+func (c *Client) parseDB(arg []byte) (int, bool) {
+	n, ok := parseInt(arg)
 	if !ok {
 		c.addError(errNotInt)
-		return
+		return 0, false
 	}
 	if n < 0 || n >= int64(c.st.Databases()) {
 		c.addError(errDBRange)
+		return 0, false
+	}
+	return int(n), true
+}
+
+func cmdMove(c *Client, args [][]byte) {
+	n, ok := c.parseDB(args[2])
+	if !ok {
 		return
 	}
-	if int(n) == c.db {
+	if n == c.db {
 		c.addError(errSameObject)
 		return
 	}
 	sh, _ := c.lockKey(args[1])
 	defer c.unlock(sh)
-	moved, _ := c.copyEntry(args[1], c.db, args[1], int(n), false, true)
+	moved, _ := c.copyEntry(args[1], c.db, args[1], n, false, true)
 	if moved >= 0 {
 		c.addInt(moved)
 	}
@@ -299,16 +304,11 @@ func cmdFlushAll(c *Client, args [][]byte) {
 }
 
 func cmdSelect(c *Client, args [][]byte) {
-	n, ok := parseInt(args[1])
+	n, ok := c.parseDB(args[1])
 	if !ok {
-		c.addError(errNotInt)
 		return
 	}
-	if n < 0 || n >= int64(c.st.Databases()) {
-		c.addError(errDBRange)
-		return
-	}
-	c.db = int(n)
+	c.db = n
 	c.aDB.Store(int32(n))
 	c.addOK()
 }

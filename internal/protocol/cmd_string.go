@@ -63,17 +63,25 @@ func (c *Client) rand() uint64 {
 	return c.rnd
 }
 
-func cmdGet(c *Client, args [][]byte) {
-	sh, h := c.lockKey(args[1])
-	e, ok := sh.LookupLocked(c.db, args[1], h, c.now, c.lookupFlags())
+// replyString looks key up in its (locked) shard and replies with its
+// string value, a null, or WRONGTYPE. ok reports that a value was sent.
+func (c *Client) replyString(sh *store.Shard, key []byte, h uint64) (e store.Entry, ok bool) {
+	e, ok = sh.LookupLocked(c.db, key, h, c.now, c.lookupFlags())
 	switch {
 	case !ok:
 		c.addNull()
 	case e.Type != store.TypeString:
 		c.addError(errWrongType)
+		ok = false
 	default:
 		c.addBulk(e.Value)
 	}
+	return e, ok
+}
+
+func cmdGet(c *Client, args [][]byte) {
+	sh, h := c.lockKey(args[1])
+	c.replyString(sh, args[1], h)
 	c.unlock(sh)
 }
 
@@ -277,17 +285,9 @@ func cmdGetSet(c *Client, args [][]byte) {
 func cmdGetDel(c *Client, args [][]byte) {
 	sh, h := c.lockKey(args[1])
 	defer c.unlock(sh)
-	e, ok := sh.LookupLocked(c.db, args[1], h, c.now, c.lookupFlags())
-	if !ok {
-		c.addNull()
-		return
+	if _, ok := c.replyString(sh, args[1], h); ok {
+		sh.DeleteLocked(c.db, args[1], h, c.now, store.Deleted)
 	}
-	if e.Type != store.TypeString {
-		c.addError(errWrongType)
-		return
-	}
-	c.addBulk(e.Value)
-	sh.DeleteLocked(c.db, args[1], h, c.now, store.Deleted)
 }
 
 func cmdGetEx(c *Client, args [][]byte) {
@@ -336,16 +336,10 @@ func cmdGetEx(c *Client, args [][]byte) {
 	}
 	sh, h := c.lockKey(args[1])
 	defer c.unlock(sh)
-	e, ok := sh.LookupLocked(c.db, args[1], h, c.now, c.lookupFlags())
+	e, ok := c.replyString(sh, args[1], h)
 	if !ok {
-		c.addNull()
 		return
 	}
-	if e.Type != store.TypeString {
-		c.addError(errWrongType)
-		return
-	}
-	c.addBulk(e.Value)
 	switch {
 	case set && deadline <= c.now:
 		sh.DeleteLocked(c.db, args[1], h, c.now, store.Expired)
