@@ -576,14 +576,14 @@ func TestUnauthenticatedLimits(t *testing.T) {
 // Certificates for the TLS tests.
 
 type testPKI struct {
-	dir                  string
-	caPEM                []byte
-	ca                   *x509.Certificate
-	caKey                *ecdsa.PrivateKey
-	caFile, certFile     string
-	keyFile string
-	client               tls.Certificate
-	serial               int64
+	dir              string
+	caPEM            []byte
+	ca               *x509.Certificate
+	caKey            *ecdsa.PrivateKey
+	caFile, certFile string
+	keyFile          string
+	client           tls.Certificate
+	serial           int64
 }
 
 func newPKI(t *testing.T) *testPKI {
