@@ -446,6 +446,10 @@ run_expiry() { # what mode: fresh servers every round, order as for the other lo
 
 # ---------- summary ----------
 summarize() {
+  [ "$(wc -l < "$RES")" -gt 1 ] && summarize_perf
+  summarize_rest
+}
+summarize_perf() {
   # medians over valid rows (bg_pct <= MAX_BG); a cell with no valid row falls back to
   # all its rows and is marked "!". ratio = median(cand ops/s) / median(redis ops/s);
   # in brackets the min..max of the per-round ratios (same round, both runs valid).
@@ -477,6 +481,9 @@ summarize() {
           f[1], f[2], f[3], mr, mc, (mr>0? mc/mr : 0), flag, prs, med(p50[rs]), med(p99[rs]), med(p50[cs]), med(p99[cs]),
           ucr, ucc, (ucc>0? ucr/ucc : 0), med(su[rs]), med(su[cs]), med(cu[rs]), med(cu[cs]), nv[r], tot[r], nv[c], tot[c], bgs }
     }' "$RES"
+  return 0
+}
+summarize_rest() {
   if [ "$(wc -l < "$MEMRES")" -gt 1 ]; then
     echo
     awk -F'\t' '

@@ -456,7 +456,9 @@ func (c *Client) flush() bool {
 		}
 	}
 	c.overSoft = time.Time{}
-	if cap(c.out) > 1<<20 {
+	if cap(c.out) > 64<<10 {
+		// Do not keep a big reply's buffer per connection: hundreds of
+		// clients that once read a large value would pin it all.
 		c.out = nil
 	} else {
 		c.out = c.out[:0]
