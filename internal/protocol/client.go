@@ -70,6 +70,7 @@ type Client struct {
 	aResp    atomic.Int32
 	aCmd     atomic.Pointer[Command]
 	rnd      uint64
+	bufAcct  int64 // buffer bytes added to the store's used memory
 
 	info struct {
 		sync.Mutex
@@ -127,6 +128,23 @@ func (c *Client) resetUser() {
 // release drops the client's watches when it goes away.
 func (c *Client) release() {
 	c.unwatchAll()
+	if c.bufAcct != 0 {
+		c.st.AddMemory(-c.bufAcct)
+		c.bufAcct = 0
+	}
+}
+
+// accountBuffers keeps the store's used memory aware of this connection's
+// buffers (query buffer, reply buffer, scratch), as Redis counts client
+// buffers in used_memory: eviction then makes room for them, which keeps
+// the process inside its memory bound when clients move large values.
+// It runs once per read, comparing three capacities.
+func (c *Client) accountBuffers() {
+	cur := int64(cap(c.p.buf) + cap(c.out) + cap(c.scratch) + cap(c.p.offs)*8 + cap(c.p.args)*24)
+	if d := cur - c.bufAcct; d != 0 {
+		c.st.AddMemory(d)
+		c.bufAcct = cur
+	}
 }
 
 // lockKey locks the shard holding key and returns it with the key's hash.

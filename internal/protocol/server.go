@@ -365,6 +365,7 @@ func (s *Server) serveClient(c *Client) {
 			s.stats.queryLimitClosed.Add(1)
 			return
 		}
+		c.accountBuffers()
 		if d := s.idleTimeout.Load(); d > 0 {
 			c.nc.SetReadDeadline(time.Now().Add(time.Duration(d)))
 		}
@@ -585,6 +586,18 @@ func (s *Server) execute(c *Client, args [][]byte) {
 		}
 	}
 	if cmd.Flags&FlagDenyOOM != 0 && !c.inExec && s.st.OverLimit() {
+		// An argument larger than the whole budget can never be stored:
+		// refuse it before evicting anything on its behalf.
+		for _, a := range args {
+			if int64(len(a)) > s.st.MaxMemory() {
+				s.stats.countCall(cmd.id, c.id, 0, true, true)
+				c.addError("OOM value is larger than maxmemory")
+				if c.multi {
+					c.multiErr = true
+				}
+				return
+			}
+		}
 		if _, err := s.st.Evict(c.evictStart(args, cmd)); err != nil {
 			s.stats.countCall(cmd.id, c.id, 0, true, true)
 			c.addError(err.Error())

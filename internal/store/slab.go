@@ -64,17 +64,55 @@ func classFor(size int) int { return int(classIndex[(size+7)>>3]) }
 
 // slabClass holds the slots of one size. Free slots form a list threaded
 // through their first four bytes.
+//
+// Pages grow geometrically: the first holds firstCap slots (about 512
+// bytes), each next one twice as many, up to full pages of pageSize. A
+// size class that a shard barely uses therefore costs a few hundred bytes,
+// not a whole page (64 shards × 20 classes of 16 KiB pages would be 20 MiB
+// of mostly empty pages).
 type slabClass struct {
-	pages   [][]byte
-	perPage int
-	size    int
-	next    int    // slots handed out so far (bump allocation)
-	free    uint32 // head of the free list, index+1; 0 = empty
-	live    int
+	pages    [][]byte
+	perPage  int // slots in a full page
+	firstCap int // slots in the first page
+	geoPages int // number of geometrically growing pages before full ones
+	geoTotal int // slots in those pages
+	size     int
+	next     int    // slots handed out so far (bump allocation)
+	free     uint32 // head of the free list, index+1; 0 = empty
+	live     int
+}
+
+func newSlabClass(size int) slabClass {
+	c := slabClass{size: size, perPage: pageSize / size}
+	c.firstCap = max(1, 512/size)
+	for cp := c.firstCap; cp < c.perPage; cp <<= 1 {
+		c.geoPages++
+		c.geoTotal += cp
+	}
+	return c
+}
+
+// locate maps a slot index to its page and the slot's index in the page.
+func (c *slabClass) locate(idx int) (page, off int) {
+	if idx >= c.geoTotal {
+		i := idx - c.geoTotal
+		return c.geoPages + i/c.perPage, i % c.perPage
+	}
+	k := bits.Len(uint(idx/c.firstCap+1)) - 1
+	return k, idx - c.firstCap*(1<<k-1)
+}
+
+// pageCap is the number of slots of page k.
+func (c *slabClass) pageCap(k int) int {
+	if k < c.geoPages {
+		return c.firstCap << k
+	}
+	return c.perPage
 }
 
 func (c *slabClass) slot(idx int) []byte {
-	p, o := idx/c.perPage, (idx%c.perPage)*c.size
+	p, o := c.locate(idx)
+	o *= c.size
 	return c.pages[p][o : o+c.size : o+c.size]
 }
 
@@ -92,9 +130,10 @@ func (c *slabClass) alloc() (int, int) {
 		panic("BUG: slab class index overflow")
 	}
 	c.next++
-	if idx/c.perPage >= len(c.pages) {
-		c.pages = append(c.pages, make([]byte, c.perPage*c.size))
-		return idx, c.perPage * c.size
+	if p, _ := c.locate(idx); p >= len(c.pages) {
+		n := c.pageCap(p) * c.size
+		c.pages = append(c.pages, make([]byte, n))
+		return idx, n
 	}
 	return idx, 0
 }
@@ -116,7 +155,7 @@ type slabs struct {
 func newSlabs() slabs {
 	s := slabs{classes: make([]slabClass, len(classSizes))}
 	for i, n := range classSizes {
-		s.classes[i] = slabClass{size: n, perPage: pageSize / n}
+		s.classes[i] = newSlabClass(n)
 	}
 	return s
 }

@@ -437,3 +437,20 @@ func BenchmarkGetLarge(b *testing.B) {
 		sh.Unlock()
 	}
 }
+
+func TestSlabPagesGrowGeometrically(t *testing.T) {
+	for _, size := range classSizes {
+		c := newSlabClass(size)
+		seen := map[[2]int]bool{}
+		for idx := 0; idx < 5*c.perPage+c.geoTotal; idx++ {
+			p, o := c.locate(idx)
+			if o < 0 || o >= c.pageCap(p) || seen[[2]int{p, o}] {
+				t.Fatalf("size %d: idx %d -> page %d slot %d (cap %d)", size, idx, p, o, c.pageCap(p))
+			}
+			seen[[2]int{p, o}] = true
+		}
+		if first := c.pageCap(0) * size; first > 1024 && size <= 512 {
+			t.Fatalf("size %d: first page %d bytes", size, first)
+		}
+	}
+}
