@@ -9,9 +9,10 @@
 //     entry id+1). The table holds no Go pointers, so ten million keys are not
 //     ten million objects for the garbage collector to scan;
 //   - an id table mapping dense entry ids to record references;
-//   - size-class slabs (16 KiB pages of fixed-size slots) that hold each
-//     entry's record (header, key and value bytes); records too large for the
-//     biggest class get their own allocation;
+//   - size-class slabs that hold each entry's record (header, key and value
+//     bytes) in fixed-size slots; a class's pages grow geometrically from
+//     about 512 bytes to 16 KiB, so a barely used class costs little; records
+//     too large for the biggest class (1 KiB) get their own allocation;
 //   - the shard's eviction policy (package evict) and expiry index (package
 //     expire), both addressed by entry id.
 //
