@@ -336,23 +336,19 @@ func (at *aclTable) apply(u *aclUser, op string) error {
 
 func (at *aclTable) applyValued(u *aclUser, op string) error {
 	switch op[0] {
-	case '>', '<':
-		d := sha256.Sum256([]byte(op[1:]))
-		if op[0] == '>' {
-			u.addDigest(d)
-			u.nopass = false
-			return nil
+	case '>', '<', '#', '!':
+		// '>' and '<' take a password, '#' and '!' its SHA-256 in hex;
+		// '>' and '#' add it, '<' and '!' remove it.
+		var d [32]byte
+		if op[0] == '>' || op[0] == '<' {
+			d = sha256.Sum256([]byte(op[1:]))
+		} else {
+			var ok bool
+			if d, ok = parseHash(op[1:]); !ok {
+				return aclErrBadHash
+			}
 		}
-		if !u.removeDigest(d) {
-			return aclErrNoSuchPass
-		}
-		return nil
-	case '#', '!':
-		d, ok := parseHash(op[1:])
-		if !ok {
-			return aclErrBadHash
-		}
-		if op[0] == '#' {
+		if op[0] == '>' || op[0] == '#' {
 			u.addDigest(d)
 			u.nopass = false
 			return nil
