@@ -236,8 +236,8 @@ func cmdScan(c *Client, args [][]byte) {
 			}
 		case eq(args[i], "type"):
 			typ = 255 // unknown types match nothing
-			if eq(args[i+1], "string") {
-				typ = int(store.TypeString)
+			if t, ok := typeByName(args[i+1]); ok {
+				typ = int(t)
 			}
 		default:
 			c.addError(errSyntax)
@@ -495,6 +495,10 @@ func cmdObjectEncoding(c *Client, args [][]byte) {
 	e, ok := sh.LookupLocked(c.db, args[2], h, c.now, store.NoTouch|store.NoStats)
 	if !ok {
 		c.addNull()
+		return
+	}
+	if e.Type != store.TypeString {
+		c.addBulkStr(collEncoding(e.Type, e.Value))
 		return
 	}
 	c.addBulkStr(objectEncoding(e.Value))
