@@ -37,7 +37,7 @@ func TestSeqRoundTrip(t *testing.T) {
 func TestListModel(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
-	l := BuildList(nil, nil, 8)
+	l := BuildList(nil, nil, 8, 8)
 	var model [][]byte
 	for op := 0; op < 20000; op++ {
 		e := bytes.Repeat([]byte{byte('a' + op%26)}, rng.IntN(200))
@@ -57,7 +57,7 @@ func TestListModel(t *testing.T) {
 				} else {
 					elems = append(elems, e)
 				}
-				l = BuildList(nil, elems, len(elems)*8+64)
+				l = BuildList(nil, elems, len(elems)*8+64, 64)
 			}
 			if front {
 				model = append([][]byte{e}, model...)
@@ -124,10 +124,23 @@ func FuzzDecode(f *testing.F) {
 }
 
 func FuzzList(f *testing.F) {
-	f.Add([]byte(BuildList(nil, [][]byte{[]byte("a"), []byte("bb")}, 4)), []byte("x"))
+	f.Add([]byte(BuildList(nil, [][]byte{[]byte("a"), []byte("bb")}, 4, 4)), []byte("x"))
 	f.Fuzz(func(t *testing.T, v, e []byte) {
 		l := List(append([]byte(nil), v...))
+		if !l.HeaderValid() {
+			return
+		}
 		if !l.Valid() {
+			// Corrupt elements behind a sane header: every access must
+			// stay in bounds.
+			l.Elems(nil)
+			l.Range(0, l.Len()-1, func([]byte) {})
+			l.PushBack(e)
+			l.PushFront(e)
+			for i := 0; i < 4; i++ {
+				l.PopBack()
+				l.PopFront()
+			}
 			return
 		}
 		n := l.Len()

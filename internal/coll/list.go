@@ -25,7 +25,17 @@ func (l List) set(n, head, tail int) {
 	binary.LittleEndian.PutUint32(l[8:], uint32(tail))
 }
 
-// Valid reports whether l is a well-formed list encoding.
+// HeaderValid reports whether l's header is consistent with its length:
+// the O(1) check done on every access (element reads are bounds-checked).
+func (l List) HeaderValid() bool {
+	if len(l) < listHdr {
+		return false
+	}
+	h, t := l.head(), l.tail()
+	return h <= t && t <= len(l)-listHdr && (l.Len() == 0) == (h == t)
+}
+
+// Valid reports whether l is a well-formed list encoding (walks it).
 func (l List) Valid() bool {
 	if len(l) < listHdr {
 		return false
@@ -54,6 +64,9 @@ func ElemSize(n int) int { return 2*uvarintLen(uint64(n)) + n }
 
 // elemAt reads the element starting at p; next is just past it.
 func elemAt(buf []byte, p int) (e []byte, next int, ok bool) {
+	if p < 0 || p >= len(buf) {
+		return nil, 0, false
+	}
 	l, k := binary.Uvarint(buf[p:])
 	if k <= 0 || l > uint64(len(buf)-p-k) {
 		return nil, 0, false
@@ -104,23 +117,23 @@ func putElem(buf []byte, p int, e []byte) int {
 	return p + k
 }
 
-// BuildList appends a list holding elems to dst, with room for about
-// spare bytes at each end.
-func BuildList(dst []byte, elems [][]byte, spare int) List {
+// BuildList appends a list holding elems to dst, with room for front
+// bytes before the first element and back bytes after the last.
+func BuildList(dst []byte, elems [][]byte, front, back int) List {
 	used := 0
 	for _, e := range elems {
 		used += ElemSize(len(e))
 	}
 	start := len(dst)
-	need := listHdr + 2*spare + used
+	need := listHdr + front + back + used
 	dst = append(dst, make([]byte, need)...)
 	l := List(dst[start:])
-	p := spare
+	p := front
 	buf := l[listHdr:]
 	for _, e := range elems {
 		p = putElem(buf, p, e)
 	}
-	l.set(len(elems), spare, p)
+	l.set(len(elems), front, p)
 	return l
 }
 
@@ -175,7 +188,7 @@ func (l List) PopBack() (e []byte, ok bool) {
 		return nil, false
 	}
 	e, prev, ok := elemBefore(l[listHdr:listHdr+l.tail()], l.tail())
-	if !ok {
+	if !ok || prev < l.head() {
 		return nil, false
 	}
 	n := l.Len() - 1
@@ -234,7 +247,7 @@ func (l List) Range(start, stop int, fn func(e []byte)) {
 	p := q
 	for i := n - 1; i >= start; i-- {
 		_, prev, ok := elemBefore(buf, q)
-		if !ok {
+		if !ok || prev < l.head() {
 			return
 		}
 		q, p = prev, prev

@@ -31,4 +31,43 @@ func addCollCommands(t *Table) {
 	hash("hincrbyfloat", 4, w|f, 1, 1, 1, "2.6.0", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.", cmdHIncrByFloat)
 	hash("hrandfield", -2, r, 1, 1, 1, "6.2.0", "Returns one or more random fields from a hash.", cmdHRandField)
 	hash("hscan", -3, r, 1, 1, 1, "2.8.0", "Iterates over fields and values of a hash.", cmdHScan)
+
+	list := add("list")
+	list("lpush", -3, w|f, 1, 1, 1, "1.0.0", "Prepends one or more elements to a list. Creates the key if it doesn't exist.", cmdLPush)
+	list("rpush", -3, w|f, 1, 1, 1, "1.0.0", "Appends one or more elements to a list. Creates the key if it doesn't exist.", cmdRPush)
+	list("lpushx", -3, w|f, 1, 1, 1, "2.2.0", "Prepends one or more elements to a list only when the list exists.", cmdLPushX)
+	list("rpushx", -3, w|f, 1, 1, 1, "2.2.0", "Appends an element to a list only when the list exists.", cmdRPushX)
+	list("lpop", -2, d|f, 1, 1, 1, "1.0.0", "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.", cmdLPop)
+	list("rpop", -2, d|f, 1, 1, 1, "1.0.0", "Returns and removes the last elements of a list. Deletes the list if the last element was popped.", cmdRPop)
+	list("llen", 2, r|f, 1, 1, 1, "1.0.0", "Returns the length of a list.", cmdLLen)
+	list("lrange", 4, r, 1, 1, 1, "1.0.0", "Returns a range of elements from a list.", cmdLRange)
+	list("lindex", 3, r, 1, 1, 1, "1.0.0", "Returns an element from a list by its index.", cmdLIndex)
+	list("lset", 4, w, 1, 1, 1, "1.0.0", "Sets the value of an element in a list by its index.", cmdLSet)
+	list("linsert", 5, w, 1, 1, 1, "2.2.0", "Inserts an element before or after another element in a list.", cmdLInsert)
+	list("lrem", 4, d, 1, 1, 1, "1.0.0", "Removes elements from a list. Deletes the list if the last element was removed.", cmdLRem)
+	list("ltrim", 4, d, 1, 1, 1, "1.0.0", "Removes elements from both ends a list. Deletes the list if all elements were trimmed.", cmdLTrim)
+	list("lpos", -3, r, 1, 1, 1, "6.0.6", "Returns the index of matching elements in a list.", cmdLPos)
+	list("lmove", 5, w, 1, 2, 1, "6.2.0", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", cmdLMove)
+	list("rpoplpush", 3, w, 1, 2, 1, "1.2.0", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", cmdRPopLPush)
+	t.add(&Command{Name: "lmpop", Arity: -4, Flags: d, FirstKey: 2, LastKey: -2, Step: 1, Category: "list", Group: "list", Since: "7.0.0",
+		Summary: "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", Handler: cmdLMPop,
+		Keys: numKeysAt(1)})
+}
+
+// numKeysAt returns a key finder for commands with "numkeys key..." at
+// argument i.
+func numKeysAt(i int) func(args [][]byte, dst []int) []int {
+	return func(args [][]byte, dst []int) []int {
+		if i >= len(args) {
+			return dst
+		}
+		n, ok := parseInt(args[i])
+		if !ok || n <= 0 {
+			return dst
+		}
+		for k := i + 1; k <= i+int(n) && k < len(args); k++ {
+			dst = append(dst, k)
+		}
+		return dst
+	}
 }

@@ -68,6 +68,10 @@ type Command struct {
 	Since    string
 	Handler  Handler
 	Subs     map[string]*Command // container commands (CONFIG, CLIENT, ...)
+	// Keys, when set, finds the key positions of commands whose keys move
+	// (numkeys arguments: LMPOP, SINTERCARD, ZUNION...); FirstKey and
+	// LastKey then only describe the legacy COMMAND INFO range.
+	Keys func(args [][]byte, dst []int) []int
 
 	id     int // index in the table, for per-command stats
 	parent *Command
@@ -183,6 +187,9 @@ func arityOK(arity, n int) bool {
 
 // keys returns the argument indexes holding keys.
 func (cmd *Command) keyIndexes(args [][]byte, dst []int) []int {
+	if cmd.Keys != nil {
+		return cmd.Keys(args, dst)
+	}
 	if cmd.FirstKey <= 0 {
 		return dst
 	}
