@@ -52,6 +52,25 @@ func addCollCommands(t *Table) {
 	t.add(&Command{Name: "lmpop", Arity: -4, Flags: d, FirstKey: 2, LastKey: -2, Step: 1, Category: "list", Group: "list", Since: "7.0.0",
 		Summary: "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", Handler: cmdLMPop,
 		Keys: numKeysAt(1)})
+	set := add("set")
+	set("sadd", -3, w|f, 1, 1, 1, "1.0.0", "Adds one or more members to a set. Creates the key if it doesn't exist.", cmdSAdd)
+	set("srem", -3, d|f, 1, 1, 1, "1.0.0", "Removes one or more members from a set. Deletes the set if the last member was removed.", cmdSRem)
+	set("sismember", 3, r|f, 1, 1, 1, "1.0.0", "Determines whether a member belongs to a set.", cmdSIsMember)
+	set("smismember", -3, r|f, 1, 1, 1, "6.2.0", "Determines whether multiple members belong to a set.", cmdSMIsMember)
+	set("scard", 2, r|f, 1, 1, 1, "1.0.0", "Returns the number of members in a set.", cmdSCard)
+	set("smembers", 2, r, 1, 1, 1, "1.0.0", "Returns all members of a set.", cmdSMembers)
+	set("srandmember", -2, r, 1, 1, 1, "1.0.0", "Get one or multiple random members from a set", cmdSRandMember)
+	set("spop", -2, d|f, 1, 1, 1, "1.0.0", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.", cmdSPop)
+	set("smove", 4, w|f, 1, 2, 1, "1.0.0", "Moves a member from one set to another.", cmdSMove)
+	set("sinter", -2, r, 1, -1, 1, "1.0.0", "Returns the intersect of multiple sets.", cmdSInter)
+	set("sunion", -2, r, 1, -1, 1, "1.0.0", "Returns the union of multiple sets.", cmdSUnion)
+	set("sdiff", -2, r, 1, -1, 1, "1.0.0", "Returns the difference of multiple sets.", cmdSDiff)
+	set("sinterstore", -3, w, 1, -1, 1, "1.0.0", "Stores the intersect of multiple sets in a key.", cmdSInterStore)
+	set("sunionstore", -3, w, 1, -1, 1, "1.0.0", "Stores the union of multiple sets in a key.", cmdSUnionStore)
+	set("sdiffstore", -3, w, 1, -1, 1, "1.0.0", "Stores the difference of multiple sets in a key.", cmdSDiffStore)
+	t.add(&Command{Name: "sintercard", Arity: -3, Flags: r, FirstKey: 2, LastKey: -1, Step: 1, Category: "set", Group: "set", Since: "7.0.0",
+		Summary: "Returns the number of members of the intersect of multiple sets.", Handler: cmdSInterCard, Keys: numKeysAt(1)})
+	set("sscan", -3, r, 1, 1, 1, "2.8.0", "Iterates over members of a set.", cmdSScan)
 }
 
 // numKeysAt returns a key finder for commands with "numkeys key..." at
