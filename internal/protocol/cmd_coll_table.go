@@ -71,6 +71,51 @@ func addCollCommands(t *Table) {
 	t.add(&Command{Name: "sintercard", Arity: -3, Flags: r, FirstKey: 2, LastKey: -1, Step: 1, Category: "set", Group: "set", Since: "7.0.0",
 		Summary: "Returns the number of members of the intersect of multiple sets.", Handler: cmdSInterCard, Keys: numKeysAt(1)})
 	set("sscan", -3, r, 1, 1, 1, "2.8.0", "Iterates over members of a set.", cmdSScan)
+	zset := add("sortedset")
+	zset("zadd", -4, w|f, 1, 1, 1, "1.2.0", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", cmdZAdd)
+	zset("zincrby", 4, w|f, 1, 1, 1, "1.2.0", "Increments the score of a member in a sorted set.", cmdZIncrBy)
+	zset("zrem", -3, d|f, 1, 1, 1, "1.2.0", "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.", cmdZRem)
+	zset("zcard", 2, r|f, 1, 1, 1, "1.2.0", "Returns the number of members in a sorted set.", cmdZCard)
+	zset("zcount", 4, r|f, 1, 1, 1, "2.0.0", "Returns the count of members in a sorted set that have scores within a range.", cmdZCount)
+	zset("zlexcount", 4, r|f, 1, 1, 1, "2.8.9", "Returns the number of members in a sorted set within a lexicographical range.", cmdZLexCount)
+	zset("zscore", 3, r|f, 1, 1, 1, "1.2.0", "Returns the score of a member in a sorted set.", cmdZScore)
+	zset("zmscore", -3, r|f, 1, 1, 1, "6.2.0", "Returns the score of one or more members in a sorted set.", cmdZMScore)
+	zset("zrank", -3, r|f, 1, 1, 1, "2.0.0", "Returns the index of a member in a sorted set ordered by ascending scores.", cmdZRank)
+	zset("zrevrank", -3, r|f, 1, 1, 1, "2.0.0", "Returns the index of a member in a sorted set ordered by descending scores.", cmdZRevRank)
+	zset("zrange", -4, r, 1, 1, 1, "1.2.0", "Returns members in a sorted set within a range of indexes.", cmdZRange)
+	zset("zrangestore", -5, w, 1, 2, 1, "6.2.0", "Stores a range of members from sorted set in a key.", cmdZRangeStore)
+	zset("zrevrange", -4, r, 1, 1, 1, "1.2.0", "Returns members in a sorted set within a range of indexes in reverse order.", cmdZRevRange)
+	zset("zrangebyscore", -4, r, 1, 1, 1, "1.0.5", "Returns members in a sorted set within a range of scores.", cmdZRangeByScore)
+	zset("zrevrangebyscore", -4, r, 1, 1, 1, "2.2.0", "Returns members in a sorted set within a range of scores in reverse order.", cmdZRevRangeByScore)
+	zset("zrangebylex", -4, r, 1, 1, 1, "2.8.9", "Returns members in a sorted set within a lexicographical range.", cmdZRangeByLex)
+	zset("zrevrangebylex", -4, r, 1, 1, 1, "2.8.9", "Returns members in a sorted set within a lexicographical range in reverse order.", cmdZRevRangeByLex)
+	zset("zremrangebyrank", 4, d, 1, 1, 1, "2.0.0", "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.", cmdZRemRangeByRank)
+	zset("zremrangebyscore", 4, d, 1, 1, 1, "1.2.0", "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.", cmdZRemRangeByScore)
+	zset("zremrangebylex", 4, d, 1, 1, 1, "2.8.9", "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.", cmdZRemRangeByLex)
+	zset("zpopmin", -2, d|f, 1, 1, 1, "5.0.0", "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", cmdZPopMin)
+	zset("zpopmax", -2, d|f, 1, 1, 1, "5.0.0", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", cmdZPopMax)
+	zset("zrandmember", -2, r, 1, 1, 1, "6.2.0", "Returns one or more random members from a sorted set.", cmdZRandMember)
+	zset("zscan", -3, r, 1, 1, 1, "2.8.0", "Iterates over members and scores of a sorted set.", cmdZScan)
+	movable := func(name string, arity int, flags Flag, keysAt int, since, summary string, h Handler) {
+		first := keysAt + 1
+		if keysAt == 2 {
+			first = 1 // the destination, then the sources
+		}
+		t.add(&Command{Name: name, Arity: arity, Flags: flags, FirstKey: first, LastKey: first, Step: 1,
+			Category: "sortedset", Group: "sorted-set", Since: since, Summary: summary, Handler: h, Keys: func(args [][]byte, dst []int) []int {
+				if keysAt == 2 {
+					dst = append(dst, 1)
+				}
+				return numKeysAt(keysAt)(args, dst)
+			}})
+	}
+	movable("zunion", -3, r, 1, "6.2.0", "Returns the union of multiple sorted sets.", cmdZUnion)
+	movable("zinter", -3, r, 1, "6.2.0", "Returns the intersect of multiple sorted sets.", cmdZInter)
+	movable("zdiff", -3, r, 1, "6.2.0", "Returns the difference between multiple sorted sets.", cmdZDiff)
+	movable("zunionstore", -4, w, 2, "2.0.0", "Stores the union of multiple sorted sets in a key.", cmdZUnionStore)
+	movable("zinterstore", -4, w, 2, "2.0.0", "Stores the intersect of multiple sorted sets in a key.", cmdZInterStore)
+	movable("zdiffstore", -4, w, 2, "6.2.0", "Stores the difference of multiple sorted sets in a key.", cmdZDiffStore)
+	movable("zintercard", -3, r, 1, "7.0.0", "Returns the number of members of the intersect of multiple sorted sets.", cmdZInterCard)
 }
 
 // numKeysAt returns a key finder for commands with "numkeys key..." at
