@@ -1,7 +1,9 @@
 package integration
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -143,5 +145,93 @@ var hashCases = map[string]func(t *testing.T, s *server, c *redis.Client){
 		}
 		want(t, c, []any{"0", []any{"a", "b", "cc"}}, "hscan", "h", "0", "novalues")
 		wantErr(t, c, "ERR invalid cursor", "hscan", "h", "x")
+	},
+}
+
+func init() {
+	for name, fn := range hashTTLCases {
+		commandCases[name] = fn
+	}
+}
+
+// Per-field expiry (Redis 7.4 reply codes). Expiry itself is checked with
+// deadlines in the past; the passing of time is covered by the protocol
+// package's model test on a fake clock.
+var hashTTLCases = map[string]func(t *testing.T, s *server, c *redis.Client){
+	"hexpire": func(t *testing.T, s *server, c *redis.Client) {
+		c.HSet(ctx, "h", "a", "1", "b", "2", "c", "3")
+		want(t, c, []any{int64(1), int64(-2)}, "hexpire", "h", "100", "fields", "2", "a", "nope")
+		want(t, c, []any{int64(0)}, "hexpire", "h", "100", "nx", "fields", "1", "a")
+		want(t, c, []any{int64(0)}, "hexpire", "h", "50", "gt", "fields", "1", "a")
+		want(t, c, []any{int64(1)}, "hexpire", "h", "50", "lt", "fields", "1", "a")
+		want(t, c, []any{int64(0)}, "hexpire", "h", "50", "xx", "fields", "1", "b")
+		want(t, c, []any{int64(2)}, "hexpire", "h", "0", "fields", "1", "b")
+		want(t, c, []any{"a", "c"}, "hkeys", "h")
+		want(t, c, []any{int64(-2), int64(-2)}, "hexpire", "nope", "10", "fields", "2", "a", "b")
+		wantErr(t, c, "ERR Mandatory argument FIELDS is missing or not at the right position", "hexpire", "h", "10", "nx", "xx", "fields", "1", "a")
+		wantErr(t, c, "ERR Parameter `numFields` should be greater than 0", "hexpire", "h", "10", "fields", "0", "a")
+		wantErr(t, c, "ERR The `numfields` parameter must match the number of arguments", "hexpire", "h", "10", "fields", "2", "a")
+		wantErr(t, c, "ERR invalid expire time in 'hexpire' command", "hexpire", "h", "-1", "fields", "1", "a")
+		c.Set(ctx, "s", "v", 0)
+		wantErr(t, c, wrongType, "hexpire", "s", "10", "fields", "1", "a")
+		// The hash goes with its last field.
+		want(t, c, []any{int64(2), int64(2)}, "hexpire", "h", "0", "fields", "2", "a", "c")
+		want(t, c, int64(0), "exists", "h")
+		if v := c.HExpire(ctx, "nope", time.Minute, "a").Val(); len(v) != 1 || v[0] != -2 {
+			t.Fatalf("HExpire = %v", v)
+		}
+	},
+	"hpexpire": func(t *testing.T, s *server, c *redis.Client) {
+		c.HSet(ctx, "h", "a", "1")
+		want(t, c, []any{int64(1)}, "hpexpire", "h", "100000", "fields", "1", "a")
+		ttl := c.HPTTL(ctx, "h", "a").Val()
+		if len(ttl) != 1 || ttl[0] < 99000 || ttl[0] > 100000 {
+			t.Fatalf("HPTTL = %v", ttl)
+		}
+	},
+	"hexpireat": func(t *testing.T, s *server, c *redis.Client) {
+		c.HSet(ctx, "h", "a", "1", "b", "2")
+		at := time.Now().Add(time.Hour).Unix()
+		want(t, c, []any{int64(1)}, "hexpireat", "h", fmt.Sprint(at), "fields", "1", "a")
+		want(t, c, []any{at, int64(-1), int64(-2)}, "hexpiretime", "h", "fields", "3", "a", "b", "x")
+		want(t, c, []any{int64(2)}, "hexpireat", "h", "1", "fields", "1", "b") // in the past
+		want(t, c, nil, "hget", "h", "b")
+	},
+	"hpexpireat": func(t *testing.T, s *server, c *redis.Client) {
+		c.HSet(ctx, "h", "a", "1")
+		at := time.Now().Add(time.Hour).UnixMilli()
+		want(t, c, []any{int64(1)}, "hpexpireat", "h", fmt.Sprint(at), "fields", "1", "a")
+		want(t, c, []any{at}, "hpexpiretime", "h", "fields", "1", "a")
+	},
+	"httl": func(t *testing.T, s *server, c *redis.Client) {
+		c.HSet(ctx, "h", "a", "1", "b", "2")
+		c.Do(ctx, "hexpire", "h", "100", "fields", "1", "a")
+		want(t, c, []any{int64(100), int64(-1), int64(-2)}, "httl", "h", "fields", "3", "a", "b", "x")
+		if v := c.HTTL(ctx, "h", "a").Val(); len(v) != 1 || v[0] != 100 {
+			t.Fatalf("HTTL = %v", v)
+		}
+	},
+	"hpttl": func(t *testing.T, s *server, c *redis.Client) {
+		want(t, c, []any{int64(-2)}, "hpttl", "nope", "fields", "1", "a")
+		c.HSet(ctx, "h", "a", "1")
+		want(t, c, []any{int64(-1)}, "hpttl", "h", "fields", "1", "a")
+	},
+	"hexpiretime": func(t *testing.T, s *server, c *redis.Client) {
+		c.HSet(ctx, "h", "a", "1")
+		want(t, c, []any{int64(-1)}, "hexpiretime", "h", "fields", "1", "a")
+	},
+	"hpexpiretime": func(t *testing.T, s *server, c *redis.Client) {
+		c.HSet(ctx, "h", "a", "1")
+		want(t, c, []any{int64(-1), int64(-2)}, "hpexpiretime", "h", "fields", "2", "a", "b")
+	},
+	"hpersist": func(t *testing.T, s *server, c *redis.Client) {
+		c.HSet(ctx, "h", "a", "1", "b", "2")
+		c.Do(ctx, "hexpire", "h", "100", "fields", "1", "a")
+		want(t, c, []any{int64(1), int64(-1), int64(-2)}, "hpersist", "h", "fields", "3", "a", "b", "x")
+		want(t, c, []any{int64(-1)}, "httl", "h", "fields", "1", "a")
+		// HSET of a field clears its TTL too.
+		c.Do(ctx, "hexpire", "h", "100", "fields", "1", "b")
+		c.HSet(ctx, "h", "b", "3")
+		want(t, c, []any{int64(-1)}, "httl", "h", "fields", "1", "b")
 	},
 }
