@@ -65,7 +65,13 @@ func (c *Client) collPut(sh *store.Shard, key []byte, h uint64, typ uint8, m sto
 	if !found {
 		m = store.Meta{Type: typ}
 	}
-	return sh.SetLocked(c.db, key, h, val, m, c.now)
+	if err := sh.SetLocked(c.db, key, h, val, m, c.now); err != nil {
+		return err
+	}
+	if typ == store.TypeList || typ == store.TypeZSet {
+		c.srv.blocked.signal(c.db, key) // wake a BLPOP/BZPOPMIN waiter
+	}
+	return nil
 }
 
 // replaceReply drops the reply written since mark and writes err instead

@@ -125,6 +125,18 @@ func addCollCommands(t *Table) {
 	movable("zinterstore", -4, w, 2, "2.0.0", "Stores the intersect of multiple sorted sets in a key.", cmdZInterStore)
 	movable("zdiffstore", -4, w, 2, "6.2.0", "Stores the difference of multiple sorted sets in a key.", cmdZDiffStore)
 	movable("zintercard", -3, r, 1, "7.0.0", "Returns the number of members of the intersect of multiple sorted sets.", cmdZInterCard)
+	// Blocking pops (cmd_block.go, blocking.go).
+	blk := func(name string, arity int, first, last int, group, since, summary string, h Handler, keys func([][]byte, []int) []int) {
+		t.add(&Command{Name: name, Arity: arity, Flags: FlagWrite | FlagNoScript, FirstKey: first, LastKey: last, Step: 1,
+			Category: group + " blocking", Group: group, Since: since, Summary: summary, Handler: h, Keys: keys})
+	}
+	blk("blpop", -3, 1, -2, "list", "2.0.0", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", cmdBLPop, nil)
+	blk("brpop", -3, 1, -2, "list", "2.0.0", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", cmdBRPop, nil)
+	blk("blmove", 6, 1, 2, "list", "6.2.0", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", cmdBLMove, nil)
+	blk("brpoplpush", 4, 1, 2, "list", "2.2.0", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", cmdBRPopLPush, nil)
+	blk("blmpop", -5, 3, -2, "list", "7.0.0", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", cmdBLMPop, numKeysAt(2))
+	blk("bzpopmin", -3, 1, -2, "sortedset", "5.0.0", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", cmdBZPopMin, nil)
+	blk("bzpopmax", -3, 1, -2, "sortedset", "5.0.0", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise. Deletes the sorted set if the last element was popped.", cmdBZPopMax, nil)
 }
 
 // numKeysAt returns a key finder for commands with "numkeys key..." at

@@ -82,6 +82,7 @@ func (c *Client) listPush(sh *store.Shard, key []byte, h uint64, elems [][]byte,
 		}
 		if i == len(elems) {
 			sh.ValueModifiedLocked(c.db, key, h, c.now)
+			c.srv.blocked.signal(c.db, key)
 			return int64(l.Len()), nil, true
 		}
 		elems = elems[i:]
