@@ -95,7 +95,10 @@ var blockCases = map[string]func(t *testing.T, s *server, c *redis.Client){
 	},
 	"blmpop": func(t *testing.T, s *server, c *redis.Client) {
 		c2 := s.client(2)
-		r := async(func() []any { v, _ := c2.Do(ctx, "blmpop", "0", "2", "a", "b", "right", "count", "5").Slice(); return v })
+		r := async(func() []any {
+			v, _ := c2.Do(ctx, "blmpop", "0", "2", "a", "b", "right", "count", "5").Slice()
+			return v
+		})
 		waitBlocked(t, c, 1)
 		c.RPush(ctx, "b", "1", "2")
 		if v := <-r; len(v) != 2 || v[0] != "b" || len(v[1].([]any)) != 2 {
