@@ -38,8 +38,9 @@ const (
 )
 
 // listStore replaces key's list with elems (deleting the key when empty),
-// leaving room for pushes at the end grow names: half the used size, so
-// pushes rebuild O(log n) times.
+// leaving room for pushes at the end grow names: a quarter of the used
+// size, so n pushes rebuild O(log n) times and at most a fifth of a list
+// grown by pushes is free space.
 func (c *Client) listStore(sh *store.Shard, key []byte, h uint64, m store.Meta, found bool, elems [][]byte, grow int) error {
 	used := 0
 	for _, e := range elems {
@@ -48,9 +49,9 @@ func (c *Client) listStore(sh *store.Shard, key []byte, h uint64, m store.Meta, 
 	front, back := 16, 16
 	switch grow {
 	case growFront:
-		front = max(front, used/2)
+		front = max(front, used/4)
 	case growBack:
-		back = max(back, used/2)
+		back = max(back, used/4)
 	}
 	l := coll.BuildList(nil, elems, front, back)
 	return c.collPut(sh, key, h, store.TypeList, m, found, l, len(elems) == 0)

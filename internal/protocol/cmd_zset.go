@@ -213,15 +213,37 @@ pairs:
 		var added, changed int64
 		var result float64
 		aborted := false
+		// Many members: index the set once and sort once at the end
+		// instead of a scan and an ordered insert per member.
+		var idx map[string]int
+		bulk := len(scores) > 8
+		if bulk {
+			idx = make(map[string]int, len(zs)+len(scores))
+			for i, z := range zs {
+				idx[b2s(z.m)] = i
+			}
+		}
 		for k := range scores {
 			m, s := rest[2*k+1], scores[k]
-			j := zfind(zs, m)
+			j := -1
+			if bulk {
+				if i, ok := idx[b2s(m)]; ok {
+					j = i
+				}
+			} else {
+				j = zfind(zs, m)
+			}
 			if j < 0 {
 				if xx {
 					aborted = true
 					continue
 				}
-				zs = zinsert(zs, zent{m: m, s: s})
+				if bulk {
+					idx[b2s(m)] = len(zs)
+					zs = append(zs, zent{m: m, s: s})
+				} else {
+					zs = zinsert(zs, zent{m: m, s: s})
+				}
 				added++
 				result = s
 				continue
@@ -244,10 +266,17 @@ pairs:
 			}
 			result = s
 			if s != old {
-				zs = zremove(zs, j)
-				zs = zinsert(zs, zent{m: m, s: s})
+				if bulk {
+					zs[j].s = s
+				} else {
+					zs = zremove(zs, j)
+					zs = zinsert(zs, zent{m: m, s: s})
+				}
 				changed++
 			}
+		}
+		if bulk && added+changed > 0 {
+			sort.Slice(zs, func(a, b int) bool { return zless(zs[a], zs[b]) })
 		}
 		switch {
 		case incr && aborted:
