@@ -137,6 +137,17 @@ func (c *Client) hashWrite(key []byte, fn func(fs []hfield, found bool) ([]hfiel
 	}
 	if err := c.collPut(sh, key, h, store.TypeHash, e.Meta, found, encodeHash(fs), len(fs) == 0); err != nil {
 		c.replaceReply(mark, err)
+		return
+	}
+	// Let the expiry sweeper reap the earliest field deadline.
+	next := int64(0)
+	for _, f := range fs {
+		if f.exp != 0 && (next == 0 || f.exp < next) {
+			next = f.exp
+		}
+	}
+	if next != 0 {
+		sh.SetFieldDeadlineLocked(c.db, key, h, next, c.now)
 	}
 }
 

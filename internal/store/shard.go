@@ -103,6 +103,10 @@ type Shard struct {
 
 	policy evict.Policy
 	exp    *expire.Index
+	// fieldExp schedules hashes with field deadlines (collection.go); nil
+	// until the first HEXPIRE in the shard.
+	fieldExp *expire.Index
+	reapFn   func(id uint32, deadline int64)
 
 	entryBytes int64
 	overhead   int64        // tables' memory as of the last publish
@@ -143,6 +147,7 @@ func (sh *Shard) init(st *Store, idx int, now int64) {
 	sh.nowMs = now
 	sh.policy = st.newPolicy(st.policyName.Load().(string), sh)
 	sh.exp = expire.NewIndex(now)
+	sh.fieldExp = nil
 	sh.entryBytes = 0
 	n := st.opts.Databases
 	sh.stats.Keys = make([]int64, n)
@@ -158,7 +163,7 @@ func (sh *Shard) init(st *Store, idx int, now int64) {
 
 func (sh *Shard) overheadLocked() int64 {
 	return int64(cap(sh.ht))*8 + int64(cap(sh.refs))*4 + int64(cap(sh.freeIDs))*4 +
-		sh.slabs.overhead() + sh.policy.Bytes() + sh.exp.Bytes() + 1024
+		sh.slabs.overhead() + sh.policy.Bytes() + sh.exp.Bytes() + sh.fieldExpBytes() + 1024
 }
 
 // publishLocked recomputes the shard's overhead and adds the change of its
