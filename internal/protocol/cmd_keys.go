@@ -22,28 +22,26 @@ func cmdDel(c *Client, args [][]byte) {
 	c.addInt(n)
 }
 
-func cmdExists(c *Client, args [][]byte) {
-	var n int64
-	for _, k := range args[1:] {
-		sh, h := c.lockKey(k)
-		if _, ok := sh.LookupLocked(c.db, k, h, c.now, store.NoTouch); ok {
-			n++
-		}
-		c.unlock(sh)
-	}
-	c.addInt(n)
-}
+func cmdExists(c *Client, args [][]byte) { c.addInt(countLive(c, args[1:], store.NoTouch)) }
 
 func cmdTouch(c *Client, args [][]byte) {
+	c.addInt(countLive(c, args[1:], store.NoStats|c.lookupFlags()))
+}
+
+// countLive counts the live keys among keys (repeats counted, as Redis
+// does), with every key's shard locked for the whole count so it reflects
+// one point in time.
+func countLive(c *Client, keys [][]byte, flags int) int64 {
+	c.lockKeys(keys)
+	defer c.unlockKeys()
 	var n int64
-	for _, k := range args[1:] {
-		sh, h := c.lockKey(k)
-		if _, ok := sh.LookupLocked(c.db, k, h, c.now, store.NoStats|c.lookupFlags()); ok {
+	for _, k := range keys {
+		h := c.st.Hash(k)
+		if _, ok := c.st.ShardFor(h).LookupLocked(c.db, k, h, c.now, flags); ok {
 			n++
 		}
-		c.unlock(sh)
 	}
-	c.addInt(n)
+	return n
 }
 
 func cmdType(c *Client, args [][]byte) {

@@ -355,16 +355,20 @@ func cmdGetEx(c *Client, args [][]byte) {
 }
 
 func cmdMGet(c *Client, args [][]byte) {
+	// Every key's shard is locked for the whole read, so MGET sees one
+	// point in time (a concurrent MSET or EXEC is all or nothing).
+	c.lockKeys(args[1:])
+	defer c.unlockKeys()
 	c.addArray(len(args) - 1)
+	flags := c.lookupFlags()
 	for _, k := range args[1:] {
-		sh, h := c.lockKey(k)
-		e, ok := sh.LookupLocked(c.db, k, h, c.now, c.lookupFlags())
+		h := c.st.Hash(k)
+		e, ok := c.st.ShardFor(h).LookupLocked(c.db, k, h, c.now, flags)
 		if ok && e.Type == store.TypeString {
 			c.addBulk(e.Value)
 		} else {
 			c.addNull()
 		}
-		c.unlock(sh)
 	}
 }
 

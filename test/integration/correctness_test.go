@@ -1,0 +1,100 @@
+package integration
+
+import (
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// TestMultiKeyReadsAreAtomic runs writers that MSET 20 keys to one value
+// and transfer between two accounts in MULTI/EXEC, against readers that
+// MGET the 20 keys (all must be equal) and EXISTS/MGET the accounts (the
+// sum must hold). Any torn read is a failure (issue 12, item 1).
+func TestMultiKeyReadsAreAtomic(t *testing.T) {
+	s := start(t, nil)
+	keys := make([]string, 20)
+	for i := range keys {
+		keys[i] = "torn:" + strconv.Itoa(i)
+	}
+	setup := s.client(2)
+	if err := setup.MSet(ctx, "acct:a", 500, "acct:b", 500).Err(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(1500 * time.Millisecond)
+	var wg sync.WaitGroup
+	var reads, torn, badSums atomic.Int64
+	errc := make(chan error, 64)
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			c := s.client(2)
+			for n := 0; time.Now().Before(deadline); n++ {
+				args := make([]any, 0, 40)
+				v := strconv.Itoa(w*1_000_000 + n)
+				for _, k := range keys {
+					args = append(args, k, v)
+				}
+				if err := c.MSet(ctx, args...).Err(); err != nil {
+					errc <- err
+					return
+				}
+				_, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+					p.DecrBy(ctx, "acct:a", 7)
+					p.IncrBy(ctx, "acct:b", 7)
+					return nil
+				})
+				if err != nil {
+					errc <- err
+					return
+				}
+			}
+		}(w)
+	}
+	for r := 0; r < 8; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := s.client(2)
+			for time.Now().Before(deadline) {
+				vals, err := c.MGet(ctx, keys...).Result()
+				if err != nil {
+					errc <- err
+					return
+				}
+				reads.Add(1)
+				for _, v := range vals[1:] {
+					if v != vals[0] {
+						torn.Add(1)
+						break
+					}
+				}
+				ab, err := c.MGet(ctx, "acct:a", "acct:b").Result()
+				if err != nil {
+					errc <- err
+					return
+				}
+				a, _ := strconv.Atoi(ab[0].(string))
+				b, _ := strconv.Atoi(ab[1].(string))
+				if a+b != 1000 {
+					badSums.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Fatal(err)
+	}
+	if reads.Load() < 100 {
+		t.Fatalf("only %d reads: the test did not exercise anything", reads.Load())
+	}
+	if torn.Load() != 0 || badSums.Load() != 0 {
+		t.Fatalf("%d of %d MGETs were torn, %d account reads had a wrong sum", torn.Load(), reads.Load(), badSums.Load())
+	}
+}
