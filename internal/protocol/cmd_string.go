@@ -2,9 +2,11 @@ package protocol
 
 import (
 	"math"
+	"math/big"
 	"strconv"
 
 	"github.com/cachesrv/cachesrv/internal/expire"
+	"github.com/cachesrv/cachesrv/internal/longdouble"
 	"github.com/cachesrv/cachesrv/internal/store"
 )
 
@@ -327,6 +329,19 @@ func cmdGetEx(c *Client, args [][]byte) {
 			return
 		}
 	}
+	sh, h := c.lockKey(args[1])
+	defer c.unlock(sh)
+	// As Redis: a missing key (or a wrong type) is answered before the
+	// expire time is validated, so GETEX missing EX 0 replies nil.
+	e, ok := sh.LookupLocked(c.db, args[1], h, c.now, c.lookupFlags())
+	switch {
+	case !ok:
+		c.addNull()
+		return
+	case e.Type != store.TypeString:
+		c.addError(errWrongType)
+		return
+	}
 	if set {
 		d, ok := c.ttlDeadline(ttl, unit, abs, noJitter, jitter)
 		if !ok {
@@ -334,12 +349,7 @@ func cmdGetEx(c *Client, args [][]byte) {
 		}
 		deadline = d
 	}
-	sh, h := c.lockKey(args[1])
-	defer c.unlock(sh)
-	e, ok := c.replyString(sh, args[1], h)
-	if !ok {
-		return
-	}
+	c.addBulk(e.Value)
 	switch {
 	case set && deadline <= c.now:
 		sh.DeleteLocked(c.db, args[1], h, c.now, store.Expired)
@@ -470,8 +480,10 @@ func incrBy(c *Client, key []byte, by int64) {
 	c.addInt(cur)
 }
 
+// cmdIncrByFloat adds in long double precision as Redis does (package
+// longdouble), so replies match redis-server byte for byte.
 func cmdIncrByFloat(c *Client, args [][]byte) {
-	by, ok := parseFloat(args[2])
+	by, ok := longdouble.Parse(args[2])
 	if !ok {
 		c.addError(errNotFloat)
 		return
@@ -479,26 +491,26 @@ func cmdIncrByFloat(c *Client, args [][]byte) {
 	sh, h := c.lockKey(args[1])
 	defer c.unlock(sh)
 	e, found := sh.LookupLocked(c.db, args[1], h, c.now, store.NoStats)
-	var cur float64
+	cur := new(big.Float)
 	m := store.Meta{}
 	if found {
 		if e.Type != store.TypeString {
 			c.addError(errWrongType)
 			return
 		}
-		v, valid := parseFloat(e.Value)
+		v, valid := longdouble.Parse(e.Value)
 		if !valid {
 			c.addError(errNotFloat)
 			return
 		}
 		cur, m = v, e.Meta
 	}
-	cur += by
-	if math.IsNaN(cur) || math.IsInf(cur, 0) {
+	sum, ok := longdouble.Add(cur, by)
+	if !ok {
 		c.addError(errNaN)
 		return
 	}
-	c.scratch = formatDouble(c.scratch[:0], cur)
+	c.scratch = longdouble.AppendHuman(c.scratch[:0], sum)
 	if err := sh.SetLocked(c.db, args[1], h, c.scratch, m, c.now); err != nil {
 		c.storeError(err)
 		return
