@@ -2,6 +2,7 @@ package integration
 
 import (
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -96,5 +97,82 @@ func TestMultiKeyReadsAreAtomic(t *testing.T) {
 	}
 	if torn.Load() != 0 || badSums.Load() != 0 {
 		t.Fatalf("%d of %d MGETs were torn, %d account reads had a wrong sum", torn.Load(), reads.Load(), badSums.Load())
+	}
+}
+
+// TestWatchSurvivesSwapDB: a watch taken before SWAPDB is removed by
+// EXEC/UNWATCH, so later FLUSHALL/SWAPDB do not abort that connection's
+// unrelated transactions (issue 12, item 3).
+func TestWatchSurvivesSwapDB(t *testing.T) {
+	s := start(t, nil)
+	a, b := s.raw(), s.client(2)
+	a.cmd("WATCH", "k")
+	if got := a.reply(); got != "+OK\r\n" {
+		t.Fatalf("WATCH: %q", got)
+	}
+	if err := b.Do(ctx, "swapdb", 0, 1).Err(); err != nil {
+		t.Fatal(err)
+	}
+	a.cmd("UNWATCH")
+	a.reply()
+	for _, disturb := range []func() error{
+		func() error { return b.FlushAll(ctx).Err() },
+		func() error { return b.Do(ctx, "swapdb", 0, 1).Err() },
+		func() error { return b.FlushDB(ctx).Err() },
+	} {
+		if err := disturb(); err != nil {
+			t.Fatal(err)
+		}
+		a.cmd("MULTI")
+		a.reply()
+		a.cmd("SET", "x", "1")
+		a.reply()
+		a.cmd("EXEC")
+		if got := a.reply(); got != "*1\r\n+OK\r\n" {
+			t.Fatalf("unrelated transaction after SWAPDB aborted: %q", got)
+		}
+	}
+}
+
+// TestWatchMemoryIsAccountedAndBounded: WATCH registrations are charged to
+// used_memory, repeats hold nothing new, and one connection cannot hold
+// more than the bound (issue 12, item 8).
+func TestWatchMemoryIsAccountedAndBounded(t *testing.T) {
+	s := start(t, nil)
+	c := s.client(2)
+	big := strings.Repeat("k", 1<<20)
+	args := []any{"watch"}
+	for i := 0; i < 8; i++ {
+		args = append(args, big+strconv.Itoa(i), big+strconv.Itoa(i))
+	}
+	conn := c.Conn()
+	defer conn.Close()
+	// The same request as EXISTS first, so the connection's buffers (also
+	// charged) are as large before as after.
+	args[0] = "exists"
+	if err := conn.Do(ctx, args...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	before := s.App.Store.UsedMemory()
+	args[0] = "watch"
+	if err := conn.Do(ctx, args...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	grew := s.App.Store.UsedMemory() - before
+	if grew < 8<<20 || grew > 9<<20 {
+		t.Fatalf("8 distinct 1 MiB watched keys (each given twice) grew used_memory by %d", grew)
+	}
+	var err error
+	for i := 0; i < 100 && err == nil; i++ {
+		err = conn.Do(ctx, "watch", big+"x"+strconv.Itoa(i)).Err()
+	}
+	if err == nil || !strings.Contains(err.Error(), "too many watched key bytes") {
+		t.Fatalf("100 MiB of watched keys on one connection: %v", err)
+	}
+	if err := conn.Do(ctx, "unwatch").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if d := s.App.Store.UsedMemory() - before; d > 1<<20 {
+		t.Fatalf("UNWATCH left %d bytes charged", d)
 	}
 }
