@@ -1,9 +1,9 @@
 package store
 
 import (
-	"strings"
 	"bytes"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 
