@@ -236,10 +236,14 @@ func (c *Client) addOld(old []byte, existed bool) {
 	}
 }
 
+// errOOMTooLarge answers a write of an entry that cannot fit under
+// maxmemory at all.
+const errOOMTooLarge = "OOM value is larger than maxmemory"
+
 func (c *Client) storeError(err error) {
 	switch err {
 	case store.ErrTooLarge:
-		c.addError("OOM value is larger than maxmemory")
+		c.addError(errOOMTooLarge)
 	case store.ErrKeyTooLarge:
 		c.addError(errStrTooBig)
 	default:
@@ -533,6 +537,10 @@ func cmdAppend(c *Client, args [][]byte) {
 			c.addError(errStrTooBig)
 			return
 		}
+		if !c.st.Fits(int64(len(args[1])), int64(len(e.Value)+len(args[2]))) {
+			c.storeError(store.ErrTooLarge)
+			return
+		}
 		m = e.Meta
 		v = append(append(c.scratch[:0], e.Value...), args[2]...)
 	} else {
@@ -638,8 +646,14 @@ func cmdSetRange(c *Client, args [][]byte) {
 		}
 		return
 	}
-	if off+int64(len(val)) > c.srv.maxBulk.Load() {
+	// Checked before anything is allocated, overflow-safe: off may be
+	// close to MaxInt64.
+	if off > c.srv.maxBulk.Load()-int64(len(val)) {
 		c.addError(errStrTooBig)
+		return
+	}
+	if !c.st.Fits(int64(len(args[1])), off+int64(len(val))) {
+		c.storeError(store.ErrTooLarge)
 		return
 	}
 	var cur []byte

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/cachesrv/cachesrv/internal/config"
 )
 
 // TestMultiKeyReadsAreAtomic runs writers that MSET 20 keys to one value
@@ -174,5 +177,80 @@ func TestWatchMemoryIsAccountedAndBounded(t *testing.T) {
 	}
 	if d := s.App.Store.UsedMemory() - before; d > 1<<20 {
 		t.Fatalf("UNWATCH left %d bytes charged", d)
+	}
+}
+
+// allocatedDuring returns how many bytes the process (this test and the
+// in-process server) allocated while fn ran.
+func allocatedDuring(fn func()) uint64 {
+	var a, b runtime.MemStats
+	runtime.ReadMemStats(&a)
+	fn()
+	runtime.ReadMemStats(&b)
+	return b.TotalAlloc - a.TotalAlloc
+}
+
+// TestHugeWritesAreRefusedBeforeAllocating: SETRANGE far past maxmemory
+// and bloom growth beyond it reply OOM without first allocating the value;
+// an overflowing offset is a clean error (issue 12, items 6 and 7).
+func TestHugeWritesAreRefusedBeforeAllocating(t *testing.T) {
+	s := start(t, func(c *config.Config) { c.MaxMemory = 64 << 20 })
+	c := s.client(2)
+	var e string
+	if n := allocatedDuring(func() { _, e = do(t, c, "setrange", "k", "500000000", "x") }); n > 32<<20 {
+		t.Errorf("SETRANGE k 500000000 x allocated %d MB before refusing", n>>20)
+	}
+	if e != "OOM value is larger than maxmemory" {
+		t.Errorf("SETRANGE past maxmemory: %q", e)
+	}
+	wantErr(t, c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)", "setrange", "k", "9223372036854775807", "x")
+	wantErr(t, c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)", "setrange", "k", "9223372036854775000", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx")
+	want(t, c, int64(0), "exists", "k")
+
+	// The first growth would be a 290-million-item sub-filter (~350 MB).
+	want(t, c, "OK", "bf.reserve", "b", "0.01", "1000", "expansion", "290000")
+	items := []any{"bf.madd", "b"}
+	for i := 0; i < 1500; i++ {
+		items = append(items, "item"+strconv.Itoa(i))
+	}
+	var v any
+	var madErr string
+	if n := allocatedDuring(func() { v, madErr = do(t, c, items...) }); n > 32<<20 {
+		t.Errorf("BF.MADD past maxmemory allocated %d MB", n>>20)
+	}
+	// go-redis surfaces the array's error element as the command's error.
+	if !strings.HasPrefix(madErr, "OOM") {
+		t.Fatalf("BF.MADD growing past maxmemory: %#v %q, want an OOM error", v, madErr)
+	}
+}
+
+// TestAnnouncedBulkCostsWhatItSent: a client that announces a 512 MB bulk
+// and sends 64 KiB holds and is charged about what it sent, so the cache
+// keeps serving writes without evicting (issue 12, item 10).
+func TestAnnouncedBulkCostsWhatItSent(t *testing.T) {
+	s := start(t, func(c *config.Config) {
+		c.MaxMemory = 64 << 20
+		c.MaxMemoryPolicy = "noeviction"
+	})
+	before := s.App.Store.UsedMemory()
+	r := s.raw()
+	r.send("*3\r\n$3\r\nSET\r\n$1\r\nz\r\n$536870000\r\n" + strings.Repeat("a", 64<<10))
+	// Wait (bounded) until the server has read what was sent.
+	deadline := time.Now().Add(5 * time.Second)
+	for s.App.Store.UsedMemory()-before < 64<<10 && time.Now().Before(deadline) {
+		runtime.Gosched()
+		time.Sleep(time.Millisecond)
+	}
+	if grew := s.App.Store.UsedMemory() - before; grew < 64<<10 || grew > 1<<20 {
+		t.Fatalf("a half-sent 512 MB bulk grew used_memory by %d bytes, want about the 64 KiB sent", grew)
+	}
+	c := s.client(2)
+	for i := 0; i < 500; i++ {
+		if err := c.Set(ctx, "small:"+strconv.Itoa(i), "v", 0).Err(); err != nil {
+			t.Fatalf("SET %d while a bulk is pending: %v", i, err)
+		}
+	}
+	if n := c.DBSize(ctx).Val(); n != 500 {
+		t.Fatalf("dbsize %d, want 500", n)
 	}
 }
