@@ -185,6 +185,7 @@ type lease struct {
 	token   uint64
 	expires int64 // unix ms
 	seq     uint64
+	epoch   uint64 // Manager.epoch at the grant
 	kind    Kind
 	done    chan struct{} // created when a reader waits; closed when the lease ends
 }
@@ -207,6 +208,9 @@ type Manager struct {
 	exempts atomic.Int64
 	waiting atomic.Int64
 	tags    atomic.Pointer[TagClock]
+	// epoch counts BreakAll calls: a lease granted in an older epoch can no
+	// longer fill.
+	epoch atomic.Uint64
 
 	doneOnce sync.Once
 	done     chan struct{}
@@ -294,7 +298,8 @@ func (m *Manager) Acquire(db int, key []byte, now, ttl int64, kind Kind, wait bo
 	s, k := m.locate(db, key, &buf)
 	s.mu.Lock()
 	l := s.leases[string(k)]
-	if l != nil && l.expires > now {
+	epoch := m.epoch.Load()
+	if l != nil && l.expires > now && l.epoch == epoch {
 		g := Grant{Expires: l.expires}
 		if wait {
 			if l.done == nil {
@@ -318,7 +323,7 @@ func (m *Manager) Acquire(db int, key []byte, now, ttl int64, kind Kind, wait bo
 		s.leases[string(k)] = l
 		m.active.Add(1)
 	}
-	*l = lease{token: newToken(), expires: now + ttl, seq: m.TagClock().Seq(), kind: kind}
+	*l = lease{token: newToken(), expires: now + ttl, seq: m.TagClock().Seq(), epoch: epoch, kind: kind}
 	g := Grant{Token: l.token, Expires: l.expires}
 	s.mu.Unlock()
 	switch kind {
@@ -338,10 +343,16 @@ func (m *Manager) Outstanding(db int, key []byte, now int64) bool {
 	s, k := m.locate(db, key, &buf)
 	s.mu.Lock()
 	l := s.leases[string(k)]
-	ok := l != nil && l.expires > now
+	ok := l != nil && l.expires > now && l.epoch == m.epoch.Load()
 	s.mu.Unlock()
 	return ok
 }
+
+// BreakAll makes every outstanding lease unable to fill, in O(1): the
+// keyspace changed under all of them at once (FLUSHDB, FLUSHALL, SWAPDB).
+// Their holders' fills are refused; the next reader of each key is granted
+// a new lease.
+func (m *Manager) BreakAll() { m.epoch.Add(1) }
 
 // Fill consumes the lease with token on (db, key) and reports whether the
 // fill may be stored: false when the token is not the key's current lease
@@ -360,7 +371,7 @@ func (m *Manager) Fill(db int, key []byte, token uint64, now int64, tags [][]byt
 		s.ctr[cFillsRejected].Add(1)
 		return false
 	}
-	stale := len(tags) != 0 && m.TagClock().InvalidatedSince(db, tags, l.seq)
+	stale := l.epoch != m.epoch.Load() || len(tags) != 0 && m.TagClock().InvalidatedSince(db, tags, l.seq)
 	endLocked(l)
 	delete(s.leases, string(k))
 	m.active.Add(-1)

@@ -139,6 +139,7 @@ func cmdCopy(c *Client, args [][]byte) {
 	defer c.unlockKeys()
 	n, _ := c.copyEntry(args[1], c.db, args[2], ddb, replace, false)
 	if n >= 0 {
+		c.wroteOtherDB(ddb, args[2])
 		c.addInt(n)
 	}
 }
@@ -171,6 +172,7 @@ func cmdMove(c *Client, args [][]byte) {
 	defer c.unlock(sh)
 	moved, _ := c.copyEntry(args[1], c.db, args[1], n, false, true)
 	if moved >= 0 {
+		c.wroteOtherDB(n, args[1])
 		c.addInt(moved)
 	}
 }
@@ -288,6 +290,7 @@ func cmdFlushDB(c *Client, args [][]byte) {
 	c.lockAll()
 	c.st.FlushDBLocked(c.db)
 	c.unlockAll()
+	c.keyspaceReplaced()
 	c.addOK()
 }
 
@@ -298,6 +301,7 @@ func cmdFlushAll(c *Client, args [][]byte) {
 	c.lockAll()
 	c.st.FlushAllLocked()
 	c.unlockAll()
+	c.keyspaceReplaced()
 	c.addOK()
 }
 
@@ -333,6 +337,7 @@ func cmdSwapDB(c *Client, args [][]byte) {
 		c.srv.tags.SwapDB(int(a), int(b))
 	}
 	c.unlockAll()
+	c.keyspaceReplaced()
 	c.addOK()
 }
 

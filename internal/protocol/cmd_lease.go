@@ -55,6 +55,7 @@ func (s *Server) SetLeases(m *lease.Manager) {
 		}
 	}
 	s.SetWriteObserver(m.Written)
+	s.leases = m
 }
 
 // cmdLeasesOff is the CACHE.* handler of a server without a lease manager.
@@ -543,4 +544,21 @@ func (h *leaseHandlers) stale(c *Client, args [][]byte) {
 	}
 	sh.SetMetaLocked(c.db, key, hk, m, c.now)
 	c.addInt(1)
+}
+
+// keyspaceReplaced breaks every outstanding lease: FLUSHDB, FLUSHALL and
+// SWAPDB change the keys under all of them at once.
+func (c *Client) keyspaceReplaced() {
+	if m := c.srv.leases; m != nil {
+		m.BreakAll()
+	}
+}
+
+// wroteOtherDB breaks the lease on key in database db, written by a command
+// whose key arguments the write observer sees in the client's database
+// (MOVE, COPY ... DB).
+func (c *Client) wroteOtherDB(db int, key []byte) {
+	if m := c.srv.leases; m != nil && db != c.db {
+		m.Written(db, key)
+	}
 }

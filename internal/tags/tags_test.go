@@ -308,3 +308,37 @@ func TestInvalidatedSinceSurvivesFreedTags(t *testing.T) {
 		t.Fatal("nothing happened after the current sequence")
 	}
 }
+
+// TestInvalidatedSinceRemembersUnknownTags: invalidating a tag that no key
+// carries is remembered for leases granted before it, within a bounded,
+// accounted memory; past the bound the answer turns conservative.
+func TestInvalidatedSinceRemembersUnknownTags(t *testing.T) {
+	st, x, _ := newIndex(t)
+	x.opts.MaxRemembered = 4
+	seq := x.Seq()
+	used := st.UsedMemory()
+	x.Invalidate(0, [][]byte{[]byte("nobody")}, false, 0, false)
+	if !x.InvalidatedSince(0, [][]byte{[]byte("nobody")}, seq) {
+		t.Fatal("invalidation of an unregistered tag forgotten")
+	}
+	if x.InvalidatedSince(0, [][]byte{[]byte("other")}, seq) || x.InvalidatedSince(1, [][]byte{[]byte("nobody")}, seq) {
+		t.Fatal("an unrelated tag or database reported invalidated")
+	}
+	if x.InvalidatedSince(0, [][]byte{[]byte("nobody")}, x.Seq()) {
+		t.Fatal("a lease granted after the invalidation reported stale")
+	}
+	if st.UsedMemory() <= used {
+		t.Fatal("remembered invalidation not charged")
+	}
+	seq2 := x.Seq()
+	for i := 0; i < 10; i++ {
+		x.Invalidate(0, [][]byte{[]byte("t" + string(rune('a'+i)))}, true, 1000, false)
+	}
+	if len(x.unknown) > 4 {
+		t.Fatalf("%d remembered, bound 4", len(x.unknown))
+	}
+	// Forgotten ones are answered conservatively.
+	if !x.InvalidatedSince(0, [][]byte{[]byte("ta")}, seq2) {
+		t.Fatal("a forgotten invalidation reported fresh")
+	}
+}

@@ -254,3 +254,58 @@ func TestAnnouncedBulkCostsWhatItSent(t *testing.T) {
 		t.Fatalf("dbsize %d, want 500", n)
 	}
 }
+
+// TestStaleFillsAreRefused: a fill under a lease granted before an
+// invalidation that concerns it is refused, in every way the keyspace can
+// change under the lease (issue 12, item 2).
+func TestStaleFillsAreRefused(t *testing.T) {
+	cases := map[string]func(t *testing.T, c *redis.Client){
+		"invalidate of a tag no key carries": func(t *testing.T, c *redis.Client) {
+			want(t, c, int64(0), "invalidate", "product:42")
+		},
+		"softinvalidate of a tag no key carries": func(t *testing.T, c *redis.Client) {
+			want(t, c, int64(0), "softinvalidate", "1000", "product:42")
+		},
+		"flushdb": func(t *testing.T, c *redis.Client) { want(t, c, "OK", "flushdb") },
+		"flushall": func(t *testing.T, c *redis.Client) { want(t, c, "OK", "flushall") },
+		"swapdb": func(t *testing.T, c *redis.Client) { want(t, c, "OK", "swapdb", "0", "1") },
+		"move of another key onto it": func(t *testing.T, c *redis.Client) {
+			want(t, c, "OK", "select", "1")
+			want(t, c, "OK", "set", "P1", "other")
+			want(t, c, int64(1), "move", "P1", "0")
+			want(t, c, "OK", "select", "0")
+		},
+		"copy of another key onto it": func(t *testing.T, c *redis.Client) {
+			want(t, c, "OK", "select", "1")
+			want(t, c, "OK", "set", "src", "other")
+			want(t, c, int64(1), "copy", "src", "P1", "db", "0")
+			want(t, c, "OK", "select", "0")
+		},
+	}
+	for name, change := range cases {
+		t.Run(strings.ReplaceAll(name, " ", "_"), func(t *testing.T) {
+			s := start(t, nil)
+			c := s.client(2)
+			// One connection, so SELECT holds for the commands after it.
+			other := redis.NewClient(&redis.Options{Addr: s.Addr, PoolSize: 1, MaxRetries: -1})
+			defer other.Close()
+			// A tag whose last key went away before the grant.
+			want(t, c, "OK", "tagset", "gone", "v", "tags", "1", "product:42")
+			want(t, c, int64(1), "del", "gone")
+			tok := leaseOf(t, c, "P1", "lease", "5000")
+			change(t, other)
+			v, err := c.Do(ctx, "cache.fill", "P1", tok, "stale", "ex", "60", "tags", "1", "product:42").Result()
+			if err != nil || v != int64(0) {
+				t.Fatalf("stale fill after %s: %v %v, want 0 (refused)", name, v, err)
+			}
+			if name != "move of another key onto it" && name != "copy of another key onto it" {
+				want(t, c, int64(0), "exists", "P1")
+			}
+		})
+	}
+	// Control: with no change in between the same fill is accepted.
+	s := start(t, nil)
+	c := s.client(2)
+	tok := leaseOf(t, c, "P1", "lease", "5000")
+	want(t, c, int64(1), "cache.fill", "P1", tok, "fresh", "ex", "60", "tags", "1", "product:42")
+}
