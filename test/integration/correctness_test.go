@@ -266,9 +266,9 @@ func TestStaleFillsAreRefused(t *testing.T) {
 		"softinvalidate of a tag no key carries": func(t *testing.T, c *redis.Client) {
 			want(t, c, int64(0), "softinvalidate", "1000", "product:42")
 		},
-		"flushdb": func(t *testing.T, c *redis.Client) { want(t, c, "OK", "flushdb") },
+		"flushdb":  func(t *testing.T, c *redis.Client) { want(t, c, "OK", "flushdb") },
 		"flushall": func(t *testing.T, c *redis.Client) { want(t, c, "OK", "flushall") },
-		"swapdb": func(t *testing.T, c *redis.Client) { want(t, c, "OK", "swapdb", "0", "1") },
+		"swapdb":   func(t *testing.T, c *redis.Client) { want(t, c, "OK", "swapdb", "0", "1") },
 		"move of another key onto it": func(t *testing.T, c *redis.Client) {
 			want(t, c, "OK", "select", "1")
 			want(t, c, "OK", "set", "P1", "other")
