@@ -309,3 +309,87 @@ func TestStaleFillsAreRefused(t *testing.T) {
 	tok := leaseOf(t, c, "P1", "lease", "5000")
 	want(t, c, int64(1), "cache.fill", "P1", tok, "fresh", "ex", "60", "tags", "1", "product:42")
 }
+
+// TestTagACL walks every tag, dependency, lease and bloom command as a user
+// restricted to ~app:*: tag names and dependency keys are checked like keys,
+// so foreign keys can be neither reached nor listed nor copied from
+// (issue 12, item 5; docs/security.md "Tags and ACLs").
+func TestTagACL(t *testing.T) {
+	s := start(t, nil)
+	admin := s.client(2)
+	want(t, admin, "OK", "acl", "setuser", "app", "on", ">pw", "~app:*", "+@all")
+	want(t, admin, "OK", "tagset", "secret:t", "s", "ex", "1000", "tags", "2", "shared", "app:shared")
+	want(t, admin, "OK", "tagset", "app:mine", "m", "tags", "1", "app:shared")
+	want(t, admin, "OK", "set", "secret:1", "x")
+	u := s.userClient("app", "pw")
+	const noperm = "NOPERM"
+	denied := [][]any{
+		{"invalidate", "shared"},
+		{"invalidate", "app:ok", "shared"},
+		{"softinvalidate", "1000", "shared"},
+		{"tagkeys", "shared", "0"},
+		{"tagcount", "shared"},
+		{"tagset", "app:z", "v", "deps", "1", "secret:t"},
+		{"tagset", "app:z", "v", "tags", "1", "shared"},
+		{"tagset", "app:z", "v", "ex", "10", "tags", "2", "app:a", "shared"},
+		{"tagset", "secret:z", "v"},
+		{"tags", "secret:t"},
+		{"deps", "secret:t"},
+		{"vget", "secret:t"},
+		{"vgetif", "secret:t", "1"},
+		{"cache.get", "secret:t"},
+		{"cache.fill", "app:f", "*", "v", "deps", "1", "secret:1"},
+		{"cache.fill", "app:f", "*", "v", "tags", "1", "shared"},
+		{"cache.notfound", "app:f", "*", "deps", "1", "secret:1"},
+		{"cache.release", "secret:t", "1"},
+		{"cache.stale", "secret:t"},
+		{"bf.reserve", "secret:b", "0.01", "100"},
+		{"bf.add", "secret:b", "x"},
+		{"bf.madd", "secret:b", "x"},
+		{"bf.insert", "secret:b", "items", "x"},
+		{"bf.exists", "secret:b", "x"},
+		{"bf.mexists", "secret:b", "x"},
+		{"bf.info", "secret:b"},
+		{"bf.card", "secret:b"},
+	}
+	for _, args := range denied {
+		wantErr(t, u, noperm, args...)
+	}
+	// Nothing foreign changed or leaked.
+	want(t, admin, "s", "get", "secret:t")
+	if ttl := admin.TTL(ctx, "secret:t").Val(); ttl < 900*time.Second {
+		t.Fatalf("secret:t ttl %v", ttl)
+	}
+	want(t, admin, int64(0), "exists", "app:z")
+
+	// What the user may do: its own tags and keys.
+	want(t, u, "OK", "tagset", "app:z", "v", "tags", "1", "app:t", "deps", "1", "app:mine")
+	// app:z inherits app:mine's tag app:shared through the dependency.
+	if tg, _ := do(t, u, "tags", "app:z"); len(tg.([]any)) != 2 {
+		t.Fatalf("TAGS app:z: %v", tg)
+	}
+	want(t, u, int64(1), "tagcount", "app:t")
+	// TAGKEYS of a tag it may use lists only the keys it may read.
+	v, e := do(t, u, "tagkeys", "app:shared", "0", "count", "100")
+	if e != "" {
+		t.Fatal(e)
+	}
+	keys := v.([]any)[1].([]any)
+	if len(keys) != 2 || !strings.HasPrefix(keys[0].(string), "app:") || !strings.HasPrefix(keys[1].(string), "app:") {
+		t.Fatalf("TAGKEYS app:shared as app: %v, want app:mine and app:z, not secret:t", keys)
+	}
+	want(t, u, int64(1), "invalidate", "app:t")
+	tok := leaseOf(t, u, "app:f", "lease", "5000")
+	want(t, u, int64(1), "cache.fill", "app:f", tok, "v", "tags", "1", "app:t")
+	want(t, u, "OK", "bf.reserve", "app:b", "0.01", "100")
+	// ACL DRYRUN and ACL CAT agree with the rule.
+	want(t, admin, "User app has no permissions to access the 'shared' key", "acl", "dryrun", "app", "invalidate", "shared")
+	cats := admin.Do(ctx, "acl", "cat").Val().([]any)
+	found := false
+	for _, c := range cats {
+		found = found || c == "tags"
+	}
+	if !found {
+		t.Fatalf("ACL CAT lacks the tags category: %v", cats)
+	}
+}
