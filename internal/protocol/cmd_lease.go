@@ -75,6 +75,7 @@ func StampedeInfo(m *lease.Manager) []InfoField {
 	u := func(n string, v uint64) InfoField { return InfoField{n, strconv.FormatUint(v, 10)} }
 	return []InfoField{
 		{"stampede_leases_active", strconv.FormatInt(s.Active, 10)},
+		{"stampede_leases_bytes", strconv.FormatInt(s.Bytes, 10)},
 		{"stampede_waiting_clients", strconv.FormatInt(s.Waiting, 10)},
 		u("stampede_leases_granted", s.Granted),
 		u("stampede_refresh_leases_granted", s.RefreshGranted),

@@ -393,3 +393,36 @@ func TestTagACL(t *testing.T) {
 		t.Fatalf("ACL CAT lacks the tags category: %v", cats)
 	}
 }
+
+// TestLeaseMemoryIsAccountedAndBounded: leases on huge keys are charged to
+// used_memory and bounded in bytes; a miss past the bound gets no lease
+// (issue 12, item 8).
+func TestLeaseMemoryIsAccountedAndBounded(t *testing.T) {
+	s := start(t, nil)
+	c := s.client(2)
+	big := strings.Repeat("k", 1<<20)
+	// Warm the connection's buffers with a request of the same size.
+	c.Exists(ctx, big)
+	before := s.App.Store.UsedMemory()
+	granted := 0
+	for i := 0; i < 80; i++ {
+		st, _, _ := cacheGet(t, c, big+strconv.Itoa(i), "lease", "600000")
+		switch st {
+		case "LEASE":
+			granted++
+		case "MISS":
+		default:
+			t.Fatalf("CACHE.GET %d: state %s", i, st)
+		}
+	}
+	if granted == 0 || granted > 64 {
+		t.Fatalf("%d leases of 1 MiB keys granted, want some and at most 64 (64 MiB bound)", granted)
+	}
+	grew := s.App.Store.UsedMemory() - before
+	if grew < int64(granted)<<20 || grew > int64(granted+4)<<20 {
+		t.Fatalf("%d leases on 1 MiB keys grew used_memory by %d", granted, grew)
+	}
+	if info := stampedeInfo(t, c); info["stampede_leases_bytes"] == "0" {
+		t.Fatalf("INFO stampede_leases_bytes not reported: %v", info)
+	}
+}
