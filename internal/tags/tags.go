@@ -131,7 +131,12 @@ type Index struct {
 	free        []uint32
 	pendingTags []uint32 // invalidated since the reclaimer last ran
 
-	table atomic.Pointer[[]*tag] // id → tag, copy-on-write under mu
+	// table maps id → tag: a directory of fixed-size chunks whose slots
+	// are atomic, so registering a tag costs O(1) amortised (a new chunk
+	// copies only the directory, once per tagChunkSize tags). Written
+	// under mu, read without it.
+	table  atomic.Pointer[[]*tagChunk]
+	nextID uint32 // ids handed out so far (guarded by mu)
 
 	shards []shardLists // guarded by the store's shard locks
 
@@ -184,7 +189,7 @@ func New(st *store.Store, o Options) *Index {
 	for i := range x.shards {
 		x.shards[i].lists = make(map[uint32]*memberList)
 	}
-	empty := []*tag{}
+	empty := []*tagChunk{}
 	x.table.Store(&empty)
 	st.SetHooks(x)
 	return x
@@ -204,12 +209,40 @@ func (x *Index) Limits() (maxPerKey, maxLen int) {
 	return x.opts.MaxPerKey, x.opts.MaxLen
 }
 
+// tagChunkSize is the number of tags per table chunk.
+const tagChunkSize = 1024
+
+type tagChunk [tagChunkSize]atomic.Pointer[tag]
+
+// tagChunkBytes is what a chunk costs (charged to the store; chunks are
+// kept, like ids, for reuse).
+const tagChunkBytes = tagChunkSize * 8
+
 func (x *Index) byID(id uint32) *tag {
-	t := *x.table.Load()
-	if int(id) >= len(t) {
+	dir := *x.table.Load()
+	if int(id/tagChunkSize) >= len(dir) {
 		return nil
 	}
-	return t[id]
+	return dir[id/tagChunkSize][id%tagChunkSize].Load()
+}
+
+// setIDLocked stores t under its id, growing the directory by one chunk
+// when the id is the first of a new chunk; x.mu is held.
+func (x *Index) setIDLocked(t *tag) {
+	dir := *x.table.Load()
+	c := int(t.id / tagChunkSize)
+	if c >= len(dir) {
+		grown := make([]*tagChunk, c+1)
+		copy(grown, dir)
+		for i := len(dir); i <= c; i++ {
+			grown[i] = new(tagChunk)
+			x.registryBytes.Add(tagChunkBytes)
+			x.st.AddMemory(tagChunkBytes)
+		}
+		x.table.Store(&grown)
+		dir = grown
+	}
+	dir[c][t.id%tagChunkSize].Store(t)
 }
 
 const tagOverhead = 96 // bytes charged per registered tag besides its name
@@ -223,19 +256,16 @@ func (x *Index) getLocked(db int, name string) *tag {
 	if k := len(x.free); k > 0 {
 		t.id = x.free[k-1]
 		x.free = x.free[:k-1]
-		old := (*x.table.Load())[t.id]
+		old := x.byID(t.id)
 		// Continue the old generation so stale references stay dead.
 		g := old.gen() + 1
 		t.state.Store(uint64(g) << 32)
 		t.hardFloor.Store(g)
-		tab := append([]*tag(nil), *x.table.Load()...)
-		tab[t.id] = t
-		x.table.Store(&tab)
 	} else {
-		tab := append(append([]*tag(nil), *x.table.Load()...), t)
-		t.id = uint32(len(tab) - 1)
-		x.table.Store(&tab)
+		t.id = x.nextID
+		x.nextID++
 	}
+	x.setIDLocked(t)
 	x.byName[db][name] = t
 	if name[0] == kindDep {
 		x.depTags.Add(1)
@@ -351,14 +381,13 @@ func (x *Index) IsDependencyOf(db int, key []byte, ref store.TagRef) bool {
 
 // TagState implements store.Hooks.
 func (x *Index) TagState(db int, refs []byte, now int64) store.TagState {
-	tab := *x.table.Load()
 	state := store.Fresh
 	for i := 0; i < store.NumTags(refs); i++ {
 		r := store.TagAt(refs, i)
-		if int(r.ID) >= len(tab) {
+		t := x.byID(r.ID)
+		if t == nil {
 			return store.Dead
 		}
-		t := tab[r.ID]
 		if r.Gen < t.hardFloor.Load() {
 			return store.Dead
 		}

@@ -3,6 +3,7 @@ package tags
 import (
 	"context"
 	"math/rand/v2"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -340,5 +341,37 @@ func TestInvalidatedSinceRemembersUnknownTags(t *testing.T) {
 	// Forgotten ones are answered conservatively.
 	if !x.InvalidatedSince(0, [][]byte{[]byte("ta")}, seq2) {
 		t.Fatal("a forgotten invalidation reported fresh")
+	}
+}
+
+// TestNewTagsCostConstantAmortised: registering a tag does not copy the
+// id table, so with 100,000 tags registered the next ones allocate about
+// what they hold (issue 12, item 11).
+func TestNewTagsCostConstantAmortised(t *testing.T) {
+	_, x, _ := newIndex(t)
+	var held [][]byte
+	name := func(i int) [][]byte { return [][]byte{[]byte("tag:" + strconv.Itoa(i))} }
+	for i := 0; i < 100_000; i++ {
+		refs, err := x.Resolve(0, name(i), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, refs)
+	}
+	var a, b runtime.MemStats
+	runtime.ReadMemStats(&a)
+	for i := 100_000; i < 101_000; i++ {
+		refs, err := x.Resolve(0, name(i), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, refs)
+	}
+	runtime.ReadMemStats(&b)
+	if per := (b.TotalAlloc - a.TotalAlloc) / 1000; per > 2048 {
+		t.Fatalf("a new tag with 100,000 registered allocated %d bytes (the id table is being copied)", per)
+	}
+	for _, r := range held {
+		x.Release(r)
 	}
 }
