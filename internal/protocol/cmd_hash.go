@@ -2,9 +2,11 @@ package protocol
 
 import (
 	"math"
+	"math/big"
 	"strconv"
 
 	"github.com/cachesrv/cachesrv/internal/coll"
+	"github.com/cachesrv/cachesrv/internal/longdouble"
 	"github.com/cachesrv/cachesrv/internal/store"
 )
 
@@ -336,28 +338,31 @@ func cmdHIncrBy(c *Client, args [][]byte) {
 	})
 }
 
-// HINCRBYFLOAT key field increment
+// HINCRBYFLOAT key field increment (long double arithmetic as Redis, so
+// replies match redis-server byte for byte: package longdouble)
 func cmdHIncrByFloat(c *Client, args [][]byte) {
-	incr, ok := parseFloat(args[3])
+	incr, ok := longdouble.Parse(args[3])
 	if !ok {
 		c.addError(errNotFloat)
 		return
 	}
 	c.hashWrite(args[1], func(fs []hfield, _ bool) ([]hfield, bool) {
-		var cur float64
+		cur := new(big.Float)
 		i := hfind(fs, args[2])
 		if i >= 0 {
-			if cur, ok = parseFloat(fs[i].v); !ok {
+			v, valid := longdouble.Parse(fs[i].v)
+			if !valid {
 				c.addError("ERR hash value is not a float")
 				return fs, false
 			}
+			cur = v
 		}
-		cur += incr
-		if math.IsNaN(cur) || math.IsInf(cur, 0) {
+		sum, ok := longdouble.Add(cur, incr)
+		if !ok {
 			c.addError(errNaN)
 			return fs, false
 		}
-		v := formatDouble(nil, cur)
+		v := longdouble.AppendHuman(nil, sum)
 		if i >= 0 {
 			fs[i].v = v
 		} else {
