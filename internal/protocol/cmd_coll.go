@@ -91,16 +91,6 @@ func (c *Client) decodeSeq(v []byte) ([][]byte, byte, bool) {
 	return items, flags, true
 }
 
-// parseCount parses a positive count argument (LPOP, SPOP, HRANDFIELD...).
-func (c *Client) parsePositive(arg []byte, msg string) (int64, bool) {
-	n, ok := parseInt(arg)
-	if !ok || n < 0 {
-		c.addError(msg)
-		return 0, false
-	}
-	return n, true
-}
-
 // scanArgs parses the cursor and the MATCH/COUNT options of HSCAN, SSCAN
 // and ZSCAN.
 func (c *Client) scanArgs(args [][]byte) (cursor uint64, match []byte, count int, novalues, ok bool) {
@@ -190,7 +180,7 @@ func (c *Client) scanReply(cursor uint64, count, n int, emit func(i int) int) {
 	c.out = append(c.out, body...)
 }
 
-// rand64n returns a uniform random number in [0, n).
+// randN returns a random number in [0, n).
 func (c *Client) randN(n int) int {
 	return int(c.rand() % uint64(n))
 }

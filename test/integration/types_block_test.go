@@ -88,9 +88,7 @@ var blockCases = map[string]func(t *testing.T, s *server, c *redis.Client){
 	},
 	"brpoplpush": func(t *testing.T, s *server, c *redis.Client) {
 		c.RPush(ctx, "src", "a", "b")
-		if v := c.BRPopLPush(ctx, "src", "dst", 0).Val(); v != "b" {
-			t.Fatalf("BRPopLPush = %q", v)
-		}
+		want(t, c, "b", "brpoplpush", "src", "dst", "0")
 		want(t, c, nil, "brpoplpush", "nope", "dst", "0.02")
 	},
 	"blmpop": func(t *testing.T, s *server, c *redis.Client) {
