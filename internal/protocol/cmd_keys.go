@@ -77,6 +77,9 @@ func (c *Client) copyEntry(src []byte, sdb int, dst []byte, ddb int, replace, de
 		c.storeError(err)
 		return -1, true
 	}
+	if m.Type == store.TypeList || m.Type == store.TypeZSet {
+		c.srv.blocked.signal(ddb, dst) // RENAME/COPY/MOVE onto a key a client waits on
+	}
 	if del {
 		ss.DeleteLocked(sdb, src, hs, c.now, store.Deleted)
 	}

@@ -66,6 +66,15 @@ var blockCases = map[string]func(t *testing.T, s *server, c *redis.Client){
 		wantErr(t, c, wrongType, "blpop", "s", "0")
 	},
 	"brpop": func(t *testing.T, s *server, c *redis.Client) {
+		// RENAME onto a key a client waits on serves it.
+		c3 := s.client(2)
+		rn := async(func() []string { return c3.BRPop(ctx, 0, "target").Val() })
+		waitBlocked(t, c, 1)
+		c.RPush(ctx, "tmp", "moved")
+		want(t, c, "OK", "rename", "tmp", "target")
+		if v := <-rn; len(v) != 2 || v[1] != "moved" {
+			t.Fatalf("BRPop after RENAME = %v", v)
+		}
 		c2 := s.client(2)
 		r := async(func() []string { return c2.BRPop(ctx, 0, "q").Val() })
 		waitBlocked(t, c, 1)
