@@ -36,6 +36,8 @@
 package main
 
 import (
+	"github.com/cachesrv/cachesrv/internal/tracefile"
+
 	"errors"
 	"flag"
 	"fmt"
@@ -97,6 +99,7 @@ func run(args []string, out io.Writer) error {
 	format := fs.String("format", "", "trace format for every -trace: arc, lirs, cache2k, scarab or keys (default: from the file name)")
 	readme := fs.String("readme", "", "traces README `path`: run its reference table (traces next to it) and check the targets")
 	workers := fs.Int("j", runtime.GOMAXPROCS(0), "simulations run in parallel")
+	maxReqs := fs.Int("max", 0, "replay only the first `N` requests of each trace (0 = all; cmd/replay's -max)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -144,7 +147,7 @@ func run(args []string, out io.Writer) error {
 			ns = append(ns, n)
 		}
 		for _, path := range traces {
-			name := traceName(path)
+			name := tracefile.Name(path)
 			if _, ok := files[name]; ok {
 				name = path
 			}
@@ -161,6 +164,14 @@ func run(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *maxReqs < 0 {
+		return fmt.Errorf("bad -max %d", *maxReqs)
+	}
+	for _, t := range loaded {
+		if *maxReqs > 0 && len(t.Reqs) > *maxReqs {
+			t.Reqs = t.Reqs[:*maxReqs]
+		}
+	}
 	res, err := runAll(pts, policies, loaded, *workers)
 	if err != nil {
 		return err
@@ -173,8 +184,8 @@ func run(args []string, out io.Writer) error {
 	return nil
 }
 
-func loadAll(order []string, files map[string]string, format string, workers int) (map[string]*trace, error) {
-	loaded := make(map[string]*trace, len(order))
+func loadAll(order []string, files map[string]string, format string, workers int) (map[string]*tracefile.Trace, error) {
+	loaded := make(map[string]*tracefile.Trace, len(order))
 	var mu sync.Mutex
 	var errs []error
 	sem := make(chan struct{}, max(1, workers))
@@ -185,7 +196,7 @@ func loadAll(order []string, files map[string]string, format string, workers int
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			t, err := loadTrace(files[name], format)
+			t, err := tracefile.Load(files[name], format)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -200,7 +211,7 @@ func loadAll(order []string, files map[string]string, format string, workers int
 }
 
 // runAll returns res[point][policy] hit ratios.
-func runAll(pts []refPoint, policies []string, traces map[string]*trace, workers int) ([][]float64, error) {
+func runAll(pts []refPoint, policies []string, traces map[string]*tracefile.Trace, workers int) ([][]float64, error) {
 	res := make([][]float64, len(pts))
 	type job struct{ pt, pol int }
 	jobs := make(chan job)
@@ -240,8 +251,8 @@ func runAll(pts []refPoint, policies []string, traces map[string]*trace, workers
 	return res, errors.Join(errs...)
 }
 
-func sortByLen(idx []int, pts []refPoint, traces map[string]*trace) {
-	n := func(i int) int { return len(traces[pts[i].trace].reqs) }
+func sortByLen(idx []int, pts []refPoint, traces map[string]*tracefile.Trace) {
+	n := func(i int) int { return len(traces[pts[i].trace].Reqs) }
 	for i := 1; i < len(idx); i++ {
 		for j := i; j > 0 && n(idx[j]) > n(idx[j-1]); j-- {
 			idx[j], idx[j-1] = idx[j-1], idx[j]
