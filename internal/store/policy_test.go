@@ -61,8 +61,8 @@ func replaySkewed(t *testing.T, st *Store, clk interface{ Advance(time.Duration)
 // TestShardsKeepThePolicysHitRatio: a 2,000-key cache over 64 shards gets
 // within 1 point of the same cache in one shard, for every policy that
 // evicts by access pattern. "A 2,000-key cache" is one whose maxmemory holds
-// about 2,000 keys under the workload: the budget is corrected once by the
-// keys missing after a first replay (per-shard tables cost more at 64
+// about 2,000 keys under the workload: the budget is corrected by the keys
+// missing or extra after a replay, up to three times (per-shard tables cost more at 64
 // shards; that is the accounting's business, not the policy's).
 func TestShardsKeepThePolicysHitRatio(t *testing.T) {
 	t.Parallel()
@@ -80,7 +80,7 @@ func TestShardsKeepThePolicysHitRatio(t *testing.T) {
 					empty := st.UsedMemory()
 					ratio[shards] = replaySkewed(t, st, clk, reqs)
 					held[shards] = st.DBSize(0, false)
-					if try == 1 || held[shards] >= keys*98/100 {
+					if try == 3 || (held[shards] >= keys*98/100 && held[shards] <= keys*102/100) {
 						break
 					}
 					o.MaxMemory += (keys - held[shards]) * (st.UsedMemory() - empty) / max(held[shards], 1)
@@ -114,11 +114,11 @@ func TestVictimsComeFromColderShards(t *testing.T) {
 		t.Run(policy, func(t *testing.T) {
 			t.Parallel()
 			o := Options{Shards: 4, Policy: policy}
-			o.MaxMemory = cacheSizedFor(t, o, 400, 100)
+			o.MaxMemory = cacheSizedFor(t, o, 4000, 100)
 			st, clk := newTestStore(t, o)
 			val := string(make([]byte, 100))
-			cold := keysInShard(st, 1, 200, "cold:")
-			hot := keysInShard(st, 0, 150, "hot:")
+			cold := keysInShard(st, 1, 2000, "cold:")
+			hot := keysInShard(st, 0, 1500, "hot:")
 			for _, k := range cold {
 				set(t, st, 0, k, val, 0)
 			}
@@ -136,7 +136,7 @@ func TestVictimsComeFromColderShards(t *testing.T) {
 			}
 			// New keys, all in the hot shard, each read a few times as
 			// they arrive, until many evictions happened.
-			fresh := keysInShard(st, 0, 400, "new:")
+			fresh := keysInShard(st, 0, 4000, "new:")
 			for i, k := range fresh {
 				clk.Advance(10 * time.Millisecond)
 				if st.OverLimit() {
@@ -148,7 +148,7 @@ func TestVictimsComeFromColderShards(t *testing.T) {
 				for range 3 {
 					touch(st, []byte(k))
 				}
-				if i%50 == 0 {
+				if i%500 == 0 {
 					for _, h := range hot {
 						touch(st, []byte(h))
 					}

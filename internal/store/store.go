@@ -137,14 +137,15 @@ func New(o Options) (*Store, error) {
 func (st *Store) setMax(max int64) {
 	st.maxmemory.Store(max)
 	// Shards report to the shared counter in steps: large enough to keep the
-	// counter off the hot path, small enough to bound the error.
+	// counter off the hot path, small enough to bound the error (all shards
+	// together lag by at most max/256, see headroom).
 	slack := int64(64 << 10)
 	if max > 0 {
-		if s := max / int64(len(st.shards)) / 16; s < slack {
+		if s := max / int64(len(st.shards)) / 256; s < slack {
 			slack = s
 		}
 	}
-	st.slack = max64(slack, 1024)
+	st.slack = max64(slack, 256)
 }
 
 func max64(a, b int64) int64 {
@@ -297,11 +298,16 @@ func (st *Store) UsedMemory() int64 {
 }
 
 // OverLimit reports whether the (step-wise) memory counter exceeds the
-// bound.
+// point where writes evict: the bound less its headroom.
 func (st *Store) OverLimit() bool {
 	max := st.maxmemory.Load()
-	return max > 0 && st.used.Load() > max
+	return max > 0 && st.used.Load() > max-headroom(max)
 }
+
+// headroom is how far under maxmemory eviction aims: the shards' counter
+// lag (at most max/256) plus as much again for the write that follows the
+// eviction, so that used_memory at rest stays under maxmemory.
+func headroom(max int64) int64 { return max / 128 }
 
 // ErrOOM is returned by Evict when it cannot get under the bound.
 //
@@ -329,8 +335,9 @@ func (st *Store) Evict(start int) (int, error) {
 	_ = start
 	now := st.NowMs()
 	pol := &st.pol
+	target := max - headroom(max)
 	evicted, misses := 0, 0
-	for evicted < maxVictims && misses < maxVictims && st.used.Load() > max {
+	for evicted < maxVictims && misses < maxVictims && st.used.Load() > target {
 		pol.mu.Lock()
 		st.drainAllPolLocked()
 		pol.now = now
@@ -360,10 +367,12 @@ func (st *Store) Evict(start int) (int, error) {
 		sh.mu.Unlock()
 	}
 	st.maintain()
-	if st.used.Load() <= max || evicted > 0 {
+	if st.used.Load() <= target || evicted > 0 {
 		// Under the bound, or progress was made: the next write continues.
 		return evicted, nil
 	}
+	// Nothing evictable and over the point where writes evict (maxmemory
+	// less its headroom: noeviction refuses writes that close to the bound).
 	return evicted, ErrOOM
 }
 
