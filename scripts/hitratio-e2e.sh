@@ -47,6 +47,7 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 $GO build -o "$tmp/replay" ./cmd/replay
 $GO build -o "$tmp/tracesim" ./cmd/tracesim

@@ -45,6 +45,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -99,6 +100,8 @@ func run(args []string, out io.Writer) error {
 	format := fs.String("format", "", "trace format for every -trace: arc, lirs, cache2k, scarab or keys (default: from the file name)")
 	readme := fs.String("readme", "", "traces README `path`: run its reference table (traces next to it) and check the targets")
 	workers := fs.Int("j", runtime.GOMAXPROCS(0), "simulations run in parallel")
+	fs.IntVar(&storeOptions.shards, "store-shards", 64, "shards of the store in the store columns")
+	fs.IntVar(&storeOptions.value, "store-value", 100, "value bytes per entry in the store columns")
 	maxReqs := fs.Int("max", 0, "replay only the first `N` requests of each trace (0 = all; cmd/replay's -max)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -110,9 +113,16 @@ func run(args []string, out io.Writer) error {
 		policies = defaultPolicies()
 	}
 	for _, p := range policies {
-		if _, err := evict.New(p, evict.Options{}); err != nil {
+		name := p
+		if sp, ok := isStore(p); ok {
+			name = sp
+		}
+		if _, err := evict.New(name, evict.Options{}); err != nil {
 			return err
 		}
+	}
+	if storeOptions.value < 0 || storeOptions.value > 1<<20 {
+		return fmt.Errorf("bad -store-value %d", storeOptions.value)
 	}
 
 	var pts []refPoint
@@ -177,6 +187,10 @@ func run(args []string, out io.Writer) error {
 		return err
 	}
 	printTable(out, pts, policies, res, *readme != "")
+	slices.Sort(storeNotes)
+	for _, n := range storeNotes {
+		fmt.Fprintln(out, n)
+	}
 	if *readme != "" {
 		printVerdict(out, pts, policies, res)
 	}
@@ -211,6 +225,10 @@ func loadAll(order []string, files map[string]string, format string, workers int
 }
 
 // runAll returns res[point][policy] hit ratios.
+// storeNotes collects what the store columns held (runAll's workers append
+// under their mutex).
+var storeNotes []string
+
 func runAll(pts []refPoint, policies []string, traces map[string]*tracefile.Trace, workers int) ([][]float64, error) {
 	res := make([][]float64, len(pts))
 	type job struct{ pt, pol int }
@@ -224,8 +242,20 @@ func runAll(pts []refPoint, policies []string, traces map[string]*tracefile.Trac
 			defer wg.Done()
 			for j := range jobs {
 				p := pts[j.pt]
-				hr, err := simulate(traces[p.trace], policies[j.pol], p.size)
+				var hr float64
+				var err error
+				note := ""
+				if sp, ok := isStore(policies[j.pol]); ok {
+					var held int64
+					hr, held, err = simulateStore(traces[p.trace], sp, p.size)
+					note = fmt.Sprintf("%s at %s/%s held %s entries (mean over the second half)", policies[j.pol], p.trace, commas(p.size), commas(int(held)))
+				} else {
+					hr, err = simulate(traces[p.trace], policies[j.pol], p.size)
+				}
 				mu.Lock()
+				if note != "" {
+					storeNotes = append(storeNotes, note)
+				}
 				if err != nil {
 					errs = append(errs, err)
 				}

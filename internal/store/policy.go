@@ -49,6 +49,7 @@ type storePolicy struct {
 	local  [][]uint32 // per shard: local id -> gid+1 (0: none)
 	epoch  int64      // origin of the read ring's 32-bit time stamps
 	bytes  atomic.Int64
+	capac  int64 // the capacity last given to p; 0: p learns it itself
 	report int64 // bytes already added to Store.used, under mu
 
 	drainReq atomic.Bool // some ring is half full
@@ -115,6 +116,29 @@ func (sh *Shard) polWrite(kind uint8, id uint32, e evict.Entry, now int64) {
 	r.wTail.Store(t + 1)
 	if t+1-r.wHead.Load() >= writeRing/2 {
 		sh.st.pol.drainReq.Store(true)
+	}
+}
+
+// sizePolLocked gives the policy the bytes that entries may really use:
+// target less everything that is not an entry (tables, rings, the policy's
+// own memory, memory accounted from outside). It changes the policy's
+// capacity only when that moved by more than 1/8, as a new capacity
+// rescales the policy's areas and restarts its tuner.
+func (st *Store) sizePolLocked(target int64) {
+	var all, entries int64
+	for i := range st.shards {
+		u := st.shards[i].used.Load()
+		all += u
+		entries += u - st.shards[i].overheadA.Load()
+	}
+	room := target - (all - entries) - st.external.Load() - st.pol.bytes.Load()
+	if room <= 0 {
+		return
+	}
+	pol := &st.pol
+	if d := room - pol.capac; pol.capac == 0 || d > pol.capac/8 || -d > pol.capac/8 {
+		pol.capac = room
+		pol.p.SetCapacity(room)
 	}
 }
 

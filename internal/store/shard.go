@@ -108,6 +108,7 @@ type Shard struct {
 	overhead   int64        // tables' memory as of the last publish
 	pending    int64        // entry bytes not yet added to Store.used
 	used       atomic.Int64 // entryBytes + overhead, for readers
+	overheadA  atomic.Int64 // overhead, for readers (Evict sizes the policy)
 	reported   int64        // part of used already added to Store.used
 
 	stats    ShardStats
@@ -168,6 +169,7 @@ func (sh *Shard) overheadLocked() int64 {
 // total to the store-wide counter.
 func (sh *Shard) publishLocked() {
 	sh.overhead = sh.overheadLocked()
+	sh.overheadA.Store(sh.overhead)
 	u := sh.entryBytes + sh.overhead
 	sh.used.Store(u)
 	sh.st.used.Add(u - sh.reported)

@@ -160,9 +160,11 @@ func max64(a, b int64) int64 {
 func (st *Store) newPolicy(name string) evict.Policy {
 	o := st.evictOpts
 	o.Now = func() int64 { return st.pol.now }
-	if max := st.maxmemory.Load(); max > 0 {
-		o.Capacity = max
-	}
+	// Capacity is not maxmemory: that also pays for tables and buffers,
+	// and as a capacity it would overstate the room for entries and size
+	// the policy's window, segments and tuner for a cache that is not
+	// there. Evict sets it (sizePolLocked).
+	o.Capacity = st.pol.capac
 	p, err := evict.New(name, o)
 	if err != nil {
 		panic("BUG: policy validated at New: " + err.Error())
@@ -238,7 +240,8 @@ func (st *Store) SetMaxMemory(max int64) {
 	defer st.UnlockAll()
 	st.setMax(max)
 	st.pol.mu.Lock()
-	st.pol.p.SetCapacity(max64(max, 0))
+	st.pol.capac = 0
+	st.pol.p.SetCapacity(0) // set anew at the next eviction
 	st.pol.mu.Unlock()
 }
 
@@ -340,6 +343,9 @@ func (st *Store) Evict(start int) (int, error) {
 	for evicted < maxVictims && misses < maxVictims && st.used.Load() > target {
 		pol.mu.Lock()
 		st.drainAllPolLocked()
+		if evicted == 0 && misses == 0 {
+			st.sizePolLocked(target)
+		}
 		pol.now = now
 		g, ok := pol.p.Victim()
 		if !ok {
