@@ -25,8 +25,10 @@ import (
 // A maintenance pass drains the rings into the policy under the policy's
 // own lock (storePolicy.mu). It runs after a shard lock is released
 // (Shard.Unlock and friends) once some ring is half full, with TryLock, so
-// no command waits for it and no shard lock is held while it runs; and
-// before the policy is asked anything (Evict, OBJECT FREQ).
+// no command waits for it and no shard lock is held while it runs. The
+// exceptions drain one shard's rings under that shard's lock: a write that
+// finds its ring full, OBJECT FREQ/IDLETIME, emptying a shard, and Evict's
+// re-validation of a victim.
 //
 // Each ring has one producer (whoever holds the shard lock) and one
 // consumer (whoever holds the policy lock); its head and tail are atomics.
