@@ -243,6 +243,37 @@ func (sh *Shard) CompactLocked() {
 	case len(sh.ht) > initialSlots && sh.count < len(sh.ht)/8:
 		sh.rehash(max(initialSlots, nextPow2(sh.count*2)))
 	}
+	sh.trimIDsLocked()
+}
+
+// trimIDsLocked drops the free ids at the end of the id table (live ids
+// never move) and reallocates the id tables once they use under a quarter
+// of their capacity: they grow again by doubling, so the two thresholds
+// leave room for hysteresis.
+func (sh *Shard) trimIDsLocked() {
+	n := len(sh.refs)
+	for n > 0 && sh.refs[n-1] == refFree {
+		n--
+	}
+	if n == len(sh.refs) {
+		return
+	}
+	k := 0
+	for _, id := range sh.freeIDs {
+		if int(id) < n {
+			sh.freeIDs[k] = id
+			k++
+		}
+	}
+	sh.freeIDs = sh.freeIDs[:k]
+	sh.refs = sh.refs[:n]
+	if cap(sh.refs) > 4*n+64 {
+		sh.refs = append(make([]ref, 0, n+n/4), sh.refs...)
+	}
+	if cap(sh.freeIDs) > 4*k+64 {
+		sh.freeIDs = append(make([]uint32, 0, k+k/4), sh.freeIDs...)
+	}
+	sh.publishLocked()
 }
 
 func (sh *Shard) rehash(n int) {
