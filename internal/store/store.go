@@ -352,8 +352,11 @@ func (st *Store) Evict(start int) (int, error) {
 	evicted, misses := 0, 0
 	for evicted < maxVictims && misses < maxVictims && st.used.Load() > target {
 		pol.mu.Lock()
-		st.drainAllPolLocked()
 		if evicted == 0 && misses == 0 {
+			// Once per call: later victims' shards are drained as
+			// they are re-validated, and the write this eviction makes
+			// room for has not happened yet.
+			st.drainAllPolLocked()
 			st.sizePolLocked(target)
 		}
 		pol.now = now
