@@ -103,6 +103,8 @@ func New(cfg *config.Config, log *slog.Logger, level *slog.LevelVar) (*App, erro
 		AuditLogger:      auditLogger(cfg, log),
 		OutputLimit:      outputLimit(cfg),
 		OutputTimeout:    cfg.ClientOutputTimeout,
+		PubSubLimit:      pubsubLimit(cfg),
+		TrackingMaxKeys:  cfg.TrackingTableMaxKeys,
 	})
 	a.Server.SetTags(a.Tags)
 	// stampede protection: leases for CACHE.*, broken by writes (the
@@ -312,6 +314,9 @@ func (a *App) apply(name string, c *config.Config) error {
 		a.Server.SetRequirePass(c.RequirePass)
 	case "client-output-buffer-limit", "client-output-timeout":
 		a.Server.SetOutputLimit(outputLimit(c), c.ClientOutputTimeout)
+		a.Server.SetPubSubLimit(pubsubLimit(c))
+	case "tracking-table-max-keys":
+		a.Server.SetTrackingMaxKeys(c.TrackingTableMaxKeys)
 	case "hz":
 		a.Sweeper.SetHz(c.Hz)
 	case "active-expire-effort":

@@ -86,6 +86,10 @@ type Config struct {
 	TagsMaxPerKey int // tags-max-per-key
 	TagMaxLen     int // tag-max-len: bytes
 
+	// TrackingTableMaxKeys is tracking-table-max-keys: keys remembered for
+	// client-side caching (CLIENT TRACKING); 0 = unlimited.
+	TrackingTableMaxKeys int64
+
 	// Server.
 
 	Shards          int           // shards: power of two
@@ -151,6 +155,8 @@ func Default() *Config {
 
 		TagsMaxPerKey: 32,
 		TagMaxLen:     256,
+
+		TrackingTableMaxKeys: 1000000,
 
 		Shards:          64,
 		MetricsAddr:     "127.0.0.1:9379",

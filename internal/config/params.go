@@ -269,6 +269,10 @@ func buildTable() []*param {
 			"longest tag, in bytes, 1 to 65536"),
 			func(c *Config) *int { return &c.TagMaxLen }, 1, 65536)),
 
+		withSection("Client-side caching", intParam(meta("tracking-table-max-keys", "int", redis|mutable,
+			"keys remembered for CLIENT TRACKING in default mode; over it, keys are invalidated and forgotten; 0 = unlimited"),
+			func(c *Config) *int64 { return &c.TrackingTableMaxKeys }, 0, math.MaxInt64)),
+
 		withSection("Server", stringParam(meta("metrics-addr", "host:port", 0,
 			"listen address of the Prometheus /metrics endpoint; empty disables it"),
 			func(c *Config) *string { return &c.MetricsAddr }, checkHostPort)),

@@ -288,8 +288,11 @@ func cmdFlushDB(c *Client, args [][]byte) {
 		return
 	}
 	c.lockAll()
+	c.srv.tracking.setFlushing(true)
 	c.st.FlushDBLocked(c.db)
+	c.srv.tracking.setFlushing(false)
 	c.unlockAll()
+	c.srv.tracking.flushed()
 	c.addOK()
 }
 
@@ -298,8 +301,11 @@ func cmdFlushAll(c *Client, args [][]byte) {
 		return
 	}
 	c.lockAll()
+	c.srv.tracking.setFlushing(true)
 	c.st.FlushAllLocked()
+	c.srv.tracking.setFlushing(false)
 	c.unlockAll()
+	c.srv.tracking.flushed()
 	c.addOK()
 }
 
@@ -335,6 +341,7 @@ func cmdSwapDB(c *Client, args [][]byte) {
 		c.srv.tags.SwapDB(int(a), int(b))
 	}
 	c.unlockAll()
+	c.srv.tracking.flushed()
 	c.addOK()
 }
 
