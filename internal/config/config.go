@@ -89,6 +89,9 @@ type Config struct {
 	// TrackingTableMaxKeys is tracking-table-max-keys: keys remembered for
 	// client-side caching (CLIENT TRACKING); 0 = unlimited.
 	TrackingTableMaxKeys int64
+	// NotifyKeyspaceEvents is notify-keyspace-events (canonical form; see
+	// CanonicalKeyspaceEvents); empty = off.
+	NotifyKeyspaceEvents string
 
 	// Server.
 

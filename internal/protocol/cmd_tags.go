@@ -159,7 +159,7 @@ func cmdInvalidate(c *Client, args [][]byte) {
 	if x := c.tagIndex(); x != nil {
 		keys := c.trackedTagKeys(x, args[1:])
 		c.addInt(x.Invalidate(c.db, args[1:], false, 0, c.locksHeld()))
-		c.srv.tracking.invalidateKeys(keys, c.id)
+		c.srv.tracking.invalidateKeys(c, keys, false)
 	}
 }
 
@@ -176,7 +176,7 @@ func cmdSoftInvalidate(c *Client, args [][]byte) {
 	}
 	keys := c.trackedTagKeys(x, args[2:])
 	c.addInt(x.Invalidate(c.db, args[2:], true, grace, c.locksHeld()))
-	c.srv.tracking.invalidateKeys(keys, c.id)
+	c.srv.tracking.invalidateKeys(c, keys, true)
 }
 
 // cmdTags: TAGS key — the key's tags.

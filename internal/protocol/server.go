@@ -103,6 +103,7 @@ type Server struct {
 	pubsub      pubsubRegistry
 	tracking    trackingTable
 	monitors    monitors
+	notify      atomic.Uint32 // notify-keyspace-events classes (notify.go)
 
 	acl      *aclUsers
 	aclLog   aclLog

@@ -61,6 +61,8 @@ type trackingTable struct {
 	// owner[i] is the id of the client holding shard i's lock for a
 	// command (NOLOOP); written and read under that lock.
 	owner []int64
+	// ownerCmd[i] is the command that client runs (keyspace events).
+	ownerCmd []*Command
 }
 
 // clientTracking is one client's tracking options. It is immutable once
@@ -88,6 +90,7 @@ func (t *trackingTable) init(s *Server, maxKeys int64) {
 	// changes.
 	if s.st != nil && s.st.Hooks() != nil {
 		t.owner = make([]int64, s.st.NumShards())
+		t.ownerCmd = make([]*Command, s.st.NumShards())
 		s.st.SetHooks(&trackingHooks{inner: s.st.Hooks(), t: t})
 	}
 }
@@ -122,6 +125,9 @@ func (h *trackingHooks) Changed(sh int, id uint32, db int, key []byte, old, m *s
 	if h.t.active.Load() != 0 {
 		h.t.invalidateOne(key, h.t.owner[sh])
 	}
+	if h.t.s.notify.Load() != 0 {
+		h.t.s.notifyChanged(h.t.ownerCmd[sh], db, key, old == nil, m)
+	}
 }
 
 func (h *trackingHooks) Removed(sh int, id uint32, db int, key []byte, m *store.Meta, r store.Reason) {
@@ -131,29 +137,32 @@ func (h *trackingHooks) Removed(sh int, id uint32, db int, key []byte, m *store.
 	if h.t.active.Load() != 0 {
 		h.t.invalidateOne(key, h.t.owner[sh])
 	}
+	if h.t.s.notify.Load() != 0 {
+		h.t.s.notifyRemoved(h.t.ownerCmd[sh], db, key, r)
+	}
 }
 
 // ownShard and disownShard record the client holding a shard's lock.
 func (c *Client) ownShard(i int) {
-	if o := c.srv.tracking.owner; o != nil {
-		o[i] = c.id
+	if t := &c.srv.tracking; t.owner != nil {
+		t.owner[i], t.ownerCmd[i] = c.id, c.cmd
 	}
 }
 
 func (c *Client) disownShard(i int) {
-	if o := c.srv.tracking.owner; o != nil {
-		o[i] = 0
+	if t := &c.srv.tracking; t.owner != nil {
+		t.owner[i], t.ownerCmd[i] = 0, nil
 	}
 }
 
 func (c *Client) ownAll(on bool) {
-	o := c.srv.tracking.owner
-	id := c.id
+	t := &c.srv.tracking
+	id, cmd := c.id, c.cmd
 	if !on {
-		id = 0
+		id, cmd = 0, nil
 	}
-	for i := range o {
-		o[i] = id
+	for i := range t.owner {
+		t.owner[i], t.ownerCmd[i] = id, cmd
 	}
 }
 
@@ -365,11 +374,23 @@ func (t *trackingTable) tracked(keys [][]byte) [][]byte {
 	return out
 }
 
-// invalidateKeys sends the invalidations of keys (tag invalidation).
-func (t *trackingTable) invalidateKeys(keys [][]byte, owner int64) {
+// invalidateKeys sends the invalidations of keys (tag invalidation) and
+// their keyspace events.
+func (t *trackingTable) invalidateKeys(c *Client, keys [][]byte, soft bool) {
 	if len(keys) == 0 {
 		return
 	}
+	if t.s.notify.Load()&nfInvalidated != 0 {
+		ev := "invalidated"
+		if soft {
+			ev = "softinvalidated"
+		}
+		for _, k := range keys {
+			t.s.notifyEvent(nfInvalidated, ev, c.db, k)
+		}
+		keys = t.tracked(keys)
+	}
+	owner := c.id
 	t.mu.Lock()
 	t.invalidateLocked(keys, owner)
 	t.mu.Unlock()
@@ -677,7 +698,8 @@ func (t *trackingTable) numClients() int64 { return t.active.Load() }
 // tracking is on; the keys are copied (the walk's are the store's).
 func (c *Client) trackedTagKeys(x *tags.Index, names [][]byte) [][]byte {
 	t := &c.srv.tracking
-	if t.active.Load() == 0 {
+	notify := c.srv.notify.Load()&nfInvalidated != 0
+	if t.active.Load() == 0 && !notify {
 		return nil
 	}
 	var keys [][]byte
@@ -687,7 +709,9 @@ func (c *Client) trackedTagKeys(x *tags.Index, names [][]byte) [][]byte {
 			cur = x.Keys(c.db, name, cur, 1024, c.locksHeld(), func(k []byte) {
 				batch = append(batch, append([]byte(nil), k...))
 			})
-			batch = t.tracked(batch)
+			if !notify {
+				batch = t.tracked(batch)
+			}
 			keys = append(keys, batch...)
 			batch = batch[:0]
 			if cur == 0 {
