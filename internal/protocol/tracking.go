@@ -143,26 +143,36 @@ func (h *trackingHooks) Removed(sh int, id uint32, db int, key []byte, m *store.
 }
 
 // ownShard and disownShard record the client holding a shard's lock.
+//
+// The slots are written only while tracking or keyspace events are on:
+// shards packed in one cache line would otherwise bounce it between cores
+// on every command. A slot left unset only costs NOLOOP its suppression
+// (an extra invalidation) or an event its command name.
 func (c *Client) ownShard(i int) {
-	if t := &c.srv.tracking; t.owner != nil {
+	if t := &c.srv.tracking; t.owner != nil && (t.active.Load() != 0 || c.srv.notify.Load() != 0) {
 		t.owner[i], t.ownerCmd[i] = c.id, c.cmd
 	}
 }
 
 func (c *Client) disownShard(i int) {
-	if t := &c.srv.tracking; t.owner != nil {
+	if t := &c.srv.tracking; t.owner != nil && t.owner[i] != 0 {
 		t.owner[i], t.ownerCmd[i] = 0, nil
 	}
 }
 
 func (c *Client) ownAll(on bool) {
 	t := &c.srv.tracking
+	if on && t.active.Load() == 0 && c.srv.notify.Load() == 0 {
+		return
+	}
 	id, cmd := c.id, c.cmd
 	if !on {
 		id, cmd = 0, nil
 	}
 	for i := range t.owner {
-		t.owner[i], t.ownerCmd[i] = id, cmd
+		if on || t.owner[i] != 0 {
+			t.owner[i], t.ownerCmd[i] = id, cmd
+		}
 	}
 }
 
