@@ -426,3 +426,53 @@ func TestLeaseMemoryIsAccountedAndBounded(t *testing.T) {
 		t.Fatalf("INFO stampede_leases_bytes not reported: %v", info)
 	}
 }
+
+// TestSetNXRacingSet: SETNX against concurrent SETs of the same key always
+// replies an integer (issue 14: it checked, unlocked, then set, and could
+// reply nil).
+func TestSetNXRacingSet(t *testing.T) {
+	s := start(t, nil)
+	deadline := time.Now().Add(700 * time.Millisecond)
+	var wg sync.WaitGroup
+	var bad atomic.Int64
+	var runs atomic.Int64
+	for w := 0; w < 4; w++ {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			c := s.client(2)
+			for time.Now().Before(deadline) {
+				c.Pipelined(ctx, func(p redis.Pipeliner) error {
+					for i := 0; i < 50; i++ {
+						p.Del(ctx, "nx")
+						p.Set(ctx, "nx", "x", 0)
+					}
+					return nil
+				})
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			c := s.client(2)
+			for time.Now().Before(deadline) {
+				cmds, _ := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+					for i := 0; i < 50; i++ {
+						p.Do(ctx, "setnx", "nx", "y")
+					}
+					return nil
+				})
+				for _, cmd := range cmds {
+					runs.Add(1)
+					v, err := cmd.(*redis.Cmd).Result()
+					if _, isInt := v.(int64); err != nil || !isInt {
+						bad.Add(1)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if bad.Load() != 0 || runs.Load() < 50 {
+		t.Fatalf("%d of %d SETNX replies were not integers", bad.Load(), runs.Load())
+	}
+}
