@@ -84,6 +84,7 @@ type Client struct {
 	trk      *clientTracking // nil while tracking is off (tracking.go)
 	// CLIENT CACHING YES / NO for the next command (OPTIN / OPTOUT).
 	caching, cachingNo bool
+	trkKeys            [][]byte // scratch for trackRead
 
 	info struct {
 		sync.Mutex

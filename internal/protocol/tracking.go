@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"bytes"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -52,6 +53,7 @@ type trackingTable struct {
 	prefixes map[string]map[int64]*clientTracking
 	items    int64
 	bytes    int64
+	unpaid   int64 // bytes not yet passed to used_memory (chargeLocked)
 	maxKeys  atomic.Int64
 	// active counts tracking clients; the hooks return at once while 0.
 	active atomic.Int64
@@ -234,10 +236,7 @@ func (t *trackingTable) forgetLocked(k string, ids []int64) {
 	delete(t.keys, k)
 	t.items -= int64(len(ids))
 	sz := int64(len(k)+trackedKeyOverhead) + 8*int64(cap(ids))
-	t.bytes -= sz
-	if t.s.st != nil {
-		t.s.st.AddMemory(-sz)
-	}
+	t.chargeLocked(-sz)
 }
 
 // send queues one invalidation frame for ct (keys nil: a null one, after a
@@ -281,23 +280,18 @@ func (t *trackingTable) remember(ct *clientTracking, keys [][]byte) {
 	for _, k := range keys {
 		ids, ok := t.keys[string(k)]
 		if ok {
-			found := false
-			for _, id := range ids {
-				if id == ct.c.id {
-					found = true
-					break
-				}
-			}
+			// ids is sorted: a key read by many clients costs a binary
+			// search per read, not a scan.
+			pos, found := slices.BinarySearch(ids, ct.c.id)
 			if found {
 				continue
 			}
 			oldCap := cap(ids)
-			ids = append(ids, ct.c.id)
+			ids = slices.Insert(ids, pos, ct.c.id)
 			t.keys[string(k)] = ids
 			t.items++
 			if d := 8 * int64(cap(ids)-oldCap); d != 0 {
-				t.bytes += d
-				t.s.st.AddMemory(d)
+				t.chargeLocked(d)
 			}
 			continue
 		}
@@ -305,9 +299,7 @@ func (t *trackingTable) remember(ct *clientTracking, keys [][]byte) {
 		ids[0] = ct.c.id
 		t.keys[string(k)] = ids
 		t.items++
-		sz := int64(len(k)+trackedKeyOverhead) + 16
-		t.bytes += sz
-		t.s.st.AddMemory(sz)
+		t.chargeLocked(int64(len(k)+trackedKeyOverhead) + 16)
 		t.trimLocked()
 	}
 	t.mu.Unlock()
@@ -438,6 +430,23 @@ func (t *trackingTable) register(c *Client, ct *clientTracking) {
 	t.mu.Unlock()
 }
 
+// chargeLocked counts table memory, passing it on to used_memory in steps
+// of trackingChargeStep so that every read does not hit the store's
+// shared counters (t.mu held).
+func (t *trackingTable) chargeLocked(d int64) {
+	t.bytes += d
+	t.unpaid += d
+	if t.unpaid >= trackingChargeStep || t.unpaid <= -trackingChargeStep || t.bytes == 0 {
+		if t.s.st != nil {
+			t.s.st.AddMemory(t.unpaid)
+		}
+		t.unpaid = 0
+	}
+}
+
+// trackingChargeStep bounds the table memory not yet in used_memory.
+const trackingChargeStep = 4 << 10
+
 func (t *trackingTable) stats(st *PubSubStats) {
 	t.mu.Lock()
 	st.TrackingKeys = int64(len(t.keys))
@@ -461,11 +470,13 @@ func (c *Client) trackRead(cmd *Command, args [][]byte) {
 	if len(c.keyIdx) == 0 {
 		return
 	}
-	keys := make([][]byte, 0, len(c.keyIdx))
+	keys := c.trkKeys[:0]
 	for _, i := range c.keyIdx {
 		keys = append(keys, args[i])
 	}
 	c.srv.tracking.remember(ct, keys)
+	clear(keys)
+	c.trkKeys = keys[:0]
 }
 
 // afterCommandTracking clears CLIENT CACHING after a command, except after
