@@ -232,10 +232,16 @@ func (c *Client) writePushes(buf []byte) error {
 func (c *Client) stopPushes() {
 	b := &c.box
 	b.mu.Lock()
+	started := b.started
 	if !b.closed {
 		b.closeLocked(c)
 	}
 	b.mu.Unlock()
+	if started {
+		// A writer blocked on a peer that stopped reading must not keep
+		// the connection goroutine (and Shutdown) waiting.
+		c.nc.SetWriteDeadline(time.Now())
+	}
 	b.wg.Wait()
 }
 

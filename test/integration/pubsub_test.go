@@ -286,3 +286,47 @@ func TestMonitor(t *testing.T) {
 		t.Fatalf("after RESET the monitor must stop: %q", got)
 	}
 }
+
+// TestPushesBetweenReplies: messages published while a RESP3 subscriber
+// pipelines large replies arrive whole, between replies, all of them.
+func TestPushesBetweenReplies(t *testing.T) {
+	s := start(t, nil)
+	ctx := context.Background()
+	w := s.client(2)
+	big := strings.Repeat("b", 200<<10)
+	w.Set(ctx, "big", big, 0)
+	r := resp3(t, s)
+	r.cmd("SUBSCRIBE", "c")
+	r.reply()
+	const msgs, gets = 500, 100
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < msgs; i++ {
+			w.Publish(ctx, "c", "m"+itoa(i))
+		}
+	}()
+	var b strings.Builder
+	for i := 0; i < gets; i++ {
+		b.WriteString("*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n")
+	}
+	r.send(b.String())
+	replies, pushes := 0, 0
+	for replies < gets || pushes < msgs {
+		got := r.reply()
+		switch {
+		case strings.HasPrefix(got, ">3\r\n$7\r\nmessage\r\n$1\r\nc\r\n"):
+			if want := "m" + itoa(pushes); !strings.HasSuffix(got, "$"+itoa(len(want))+"\r\n"+want+"\r\n") {
+				t.Fatalf("message %d out of order: %q", pushes, got)
+			}
+			pushes++
+		case got == "$"+itoa(len(big))+"\r\n"+big+"\r\n":
+			replies++
+		default:
+			t.Fatalf("unexpected frame (%d bytes): %.80q", len(got), got)
+		}
+		if replies == gets && pushes < msgs {
+			<-done
+		}
+	}
+}
