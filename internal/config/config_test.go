@@ -53,6 +53,8 @@ var nonDefault = map[string]string{
 	"slowlog-log-slower-than":    "-1",
 	"slowlog-max-len":            "1024",
 	"tags-max-per-key":           "8",
+	"tracking-table-max-keys":    "5000",
+	"notify-keyspace-events":     "KEA",
 	"tag-max-len":                "64",
 	"metrics-addr":               ":9100",
 	"log-level":                  "debug",
@@ -128,7 +130,7 @@ func TestParamsMetadata(t *testing.T) {
 		"log-level", "tags-max-per-key", "tag-max-len", "client-output-buffer-limit", "tcp-keepalive", "client-output-timeout",
 		"hash-max-listpack-entries", "hash-max-listpack-value", "set-max-intset-entries", "set-max-listpack-entries",
 		"set-max-listpack-value", "zset-max-listpack-entries", "zset-max-listpack-value", "list-max-listpack-size",
-		"list-compress-depth",
+		"list-compress-depth", "tracking-table-max-keys", "notify-keyspace-events",
 	}
 	for _, p := range ps {
 		if p.Name != strings.ToLower(p.Name) || strings.ContainsAny(p.Name, " _") {

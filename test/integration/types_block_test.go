@@ -152,3 +152,44 @@ func TestBlockedClientKilledAndShutdown(t *testing.T) {
 	go b2.BLPop(ctx, 0, "q2")
 	waitBlocked(t, c, 1)
 }
+
+// TestCollectionNotifications: l h s z keyspace events for collection writes.
+func TestCollectionNotifications(t *testing.T) {
+	t.Parallel()
+	s := start(t, nil)
+	w := s.client(2)
+	sub := s.client(3)
+	want(t, w, "OK", "config", "set", "notify-keyspace-events", "Elhsz")
+	ps := sub.PSubscribe(ctx, "__keyevent@*__:*")
+	defer ps.Close()
+	if _, err := ps.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	next := func() string {
+		t.Helper()
+		for {
+			v, err := ps.ReceiveTimeout(ctx, 5*time.Second)
+			if err != nil {
+				t.Fatalf("receive: %v", err)
+			}
+			if m, ok := v.(*redis.Message); ok {
+				return m.Channel + " " + m.Payload
+			}
+		}
+	}
+	for _, step := range []struct {
+		cmd  []any
+		want string
+	}{
+		{[]any{"hset", "h", "a", "1"}, "__keyevent@0__:hset h"},
+		{[]any{"rpush", "l", "a", "b"}, "__keyevent@0__:rpush l"},
+		{[]any{"lpop", "l"}, "__keyevent@0__:lpop l"},
+		{[]any{"sadd", "s", "a"}, "__keyevent@0__:sadd s"},
+		{[]any{"zadd", "z", "1", "a"}, "__keyevent@0__:zadd z"},
+	} {
+		w.Do(ctx, step.cmd...)
+		if got := next(); got != step.want {
+			t.Fatalf("%v: event %q, want %q", step.cmd, got, step.want)
+		}
+	}
+}
