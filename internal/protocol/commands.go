@@ -81,6 +81,10 @@ func buildTable() *Table {
 	key("expiretime", 2, r|f, 1, 1, 1, "7.0.0", "Returns the expiration time of a key as a Unix timestamp.", cmdExpireTime)
 	key("pexpiretime", 2, r|f, 1, 1, 1, "7.0.0", "Returns the expiration time of a key as a Unix milliseconds timestamp.", cmdPExpireTime)
 	key("persist", 2, FlagWrite|f, 1, 1, 1, "2.2.0", "Removes the expiration time of a key.", cmdPersist)
+	// Persistence (cmd_persist.go)
+	key("dump", 2, r, 1, 1, 1, "2.6.0", "Returns a serialized representation of the value stored at a key.", cmdDump)
+	key("restore", -4, w, 1, 1, 1, "2.6.0", "Creates a key from the serialized representation of a value.", cmdRestore)
+	t.Lookup("restore").Category += " dangerous"
 	obj := key2(t, "object", "2.2.3", "A container for object introspection commands.")
 	subKey(obj, "encoding", 3, r, "Returns the internal encoding of a Redis object.", cmdObjectEncoding)
 	subKey(obj, "freq", 3, r, "Returns the logarithmic access frequency counter of a Redis object.", cmdObjectFreq)
