@@ -472,3 +472,33 @@ func IsUnsupported(err error) (byte, bool) {
 	}
 	return 0, false
 }
+
+// Fixed returns the next n bytes (n ≤ 64 KiB); the slice is valid until
+// the next call. Other formats (cachesrv's snapshot) use the Reader for
+// its buffering and running checksum.
+func (r *Reader) Fixed(n int) ([]byte, error) { return r.next(n) }
+
+// AppendBytes appends the next n bytes to dst, growing it as data arrives
+// (so a lying length fails at the end of the input, not in an allocation).
+func (r *Reader) AppendBytes(dst []byte, n int) ([]byte, error) { return r.readBytes(dst, n) }
+
+// ReadUvarint reads an unsigned LEB128 varint (encoding/binary's).
+func (r *Reader) ReadUvarint() (uint64, error) {
+	var x uint64
+	var s uint
+	for i := 0; i < 10; i++ {
+		b, err := r.ReadByte()
+		if err != nil {
+			return 0, err
+		}
+		if b < 0x80 {
+			if i == 9 && b > 1 {
+				break
+			}
+			return x | uint64(b)<<s, nil
+		}
+		x |= uint64(b&0x7f) << s
+		s += 7
+	}
+	return 0, fmt.Errorf("%w: varint overflows at offset %d", ErrCorrupt, r.Offset())
+}
