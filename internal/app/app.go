@@ -17,11 +17,13 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cachesrv/cachesrv/internal/config"
 	"github.com/cachesrv/cachesrv/internal/expire"
 	"github.com/cachesrv/cachesrv/internal/lease"
+	"github.com/cachesrv/cachesrv/internal/persist"
 	"github.com/cachesrv/cachesrv/internal/protocol"
 	"github.com/cachesrv/cachesrv/internal/store"
 	"github.com/cachesrv/cachesrv/internal/tags"
@@ -51,6 +53,10 @@ type App struct {
 
 	cancelMu sync.Mutex
 	cancel   context.CancelFunc
+
+	// Persist runs snapshots and the load at start (package persist).
+	Persist *persist.Persister
+	loaded  atomic.Bool // the load at start is done
 	// MetricsHandler, when set before Run, is served on metrics-addr.
 	MetricsHandler http.Handler
 }
@@ -81,6 +87,21 @@ func New(cfg *config.Config, log *slog.Logger, level *slog.LevelVar) (*App, erro
 	a.Store = st
 	a.Tags = tags.New(st, tags.Options{MaxPerKey: cfg.TagsMaxPerKey, MaxLen: cfg.TagMaxLen})
 	a.Sweeper = expire.NewSweeper(st, expire.SweeperOptions{Hz: cfg.Hz, Effort: cfg.ActiveExpireEffort, Clock: expire.System})
+	if a.Persist, err = persist.New(persist.Options{
+		Store: st,
+		Tags:  a.Tags,
+		Log:   log,
+		Changes: func() uint64 {
+			if a.Server == nil { // during New
+				return 0
+			}
+			return a.Server.WriteCalls()
+		},
+		MaxLen:   int(min(cfg.ProtoMaxBulkLen, math.MaxInt32)),
+		Settings: persistSettings(cfg),
+	}); err != nil {
+		return nil, fmt.Errorf("build persister: %w", err)
+	}
 	port := cfg.Port
 	a.Server = protocol.New(protocol.Options{
 		Store:            st,
@@ -103,6 +124,7 @@ func New(cfg *config.Config, log *slog.Logger, level *slog.LevelVar) (*App, erro
 		AuditLogger:      auditLogger(cfg, log),
 		OutputLimit:      outputLimit(cfg),
 		OutputTimeout:    cfg.ClientOutputTimeout,
+		Persistence:      persistence{a.Persist},
 	})
 	a.Server.SetTags(a.Tags)
 	// stampede protection: leases for CACHE.*, broken by writes (the
@@ -192,6 +214,8 @@ func (a *App) Run(ctx context.Context, lns []net.Listener, metricsLn net.Listene
 			}
 		}()
 	}
+	// Clients get -LOADING until the snapshot is in (Ready turns true then).
+	a.Server.SetLoading(true)
 	for _, ln := range lns {
 		a.Log.Info("listening", "addr", ln.Addr().String())
 		wg.Add(1)
@@ -203,6 +227,23 @@ func (a *App) Run(ctx context.Context, lns []net.Listener, metricsLn net.Listene
 			}
 		}()
 	}
+	var errList []error
+	a.cfgMu.Lock()
+	startEmpty := a.cfg.StartEmptyOnBadSnapshot
+	a.cfgMu.Unlock()
+	if _, err := a.Persist.LoadAtStart(startEmpty); err != nil {
+		a.Log.Error("refusing to start: the snapshot cannot be loaded", "err", err)
+		errList = append(errList, fmt.Errorf("load snapshot: %w", err))
+		cancel()
+	} else {
+		a.Server.SetLoading(false)
+		a.loaded.Store(true)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.Persist.Run(sweepCtx)
+		}()
+	}
 	<-ctx.Done()
 	a.Log.Info("shutting down")
 	a.cfgMu.Lock()
@@ -210,9 +251,14 @@ func (a *App) Run(ctx context.Context, lns []net.Listener, metricsLn net.Listene
 	a.cfgMu.Unlock()
 	sctx, scancel := context.WithTimeout(context.Background(), timeout)
 	defer scancel()
-	var errList []error
 	if err := a.Server.Shutdown(sctx); err != nil {
 		a.Log.Warn("clients cut at shutdown timeout", "err", err)
+	}
+	if a.loaded.Load() {
+		// SIGTERM (or a SHUTDOWN that already saved: then a no-op).
+		if err := a.Persist.Shutdown(persist.ShutdownDefault); err != nil {
+			errList = append(errList, fmt.Errorf("shutdown snapshot: %w", err))
+		}
 	}
 	if hs != nil {
 		if err := hs.Shutdown(sctx); err != nil {
@@ -221,6 +267,7 @@ func (a *App) Run(ctx context.Context, lns []net.Listener, metricsLn net.Listene
 	}
 	stopSweep()
 	wg.Wait()
+	a.Persist.Close()
 	close(errs)
 	for err := range errs {
 		errList = append(errList, err)
@@ -250,7 +297,7 @@ func (b *configBackend) Get(pattern string) [][2]string {
 	}
 	// Read-only Redis settings that tools such as redis-benchmark query:
 	// cachesrv keeps no persistence.
-	for _, kv := range [][2]string{{"save", ""}, {"appendonly", "no"}} {
+	for _, kv := range [][2]string{{"appendonly", "no"}} {
 		if config.Glob(pattern, kv[0], true) {
 			out = append(out, kv)
 		}
@@ -322,6 +369,8 @@ func (a *App) apply(name string, c *config.Config) error {
 		a.Server.SetExpireJitter(c.ExpireJitter)
 	case "log-level":
 		a.level.Set(c.SlogLevel())
+	case "dir", "dbfilename", "save", "save-on-shutdown":
+		a.Persist.Configure(persistSettings(c))
 	case "tags-max-per-key", "tag-max-len":
 		a.Tags.SetLimits(c.TagsMaxPerKey, c.TagMaxLen)
 	}

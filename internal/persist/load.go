@@ -2,11 +2,13 @@ package persist
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -64,6 +66,7 @@ type loader struct {
 	// scan is the first pass over a file larger than maxmemory: it only
 	// sums entry sizes by frequency hint (hist) to find minFreq, the
 	// lowest hint the second pass loads.
+	refs    []byte
 	scan    bool
 	hist    [257]int64
 	minFreq int
@@ -176,13 +179,14 @@ func (l *loader) snapshot(src io.Reader, maxLen int, prog *loadProgress) error {
 	if err != nil {
 		return err
 	}
+	// Writing a key invalidates the entries that depend on it, so entries
+	// with dependencies are stored last, after the keys they depend on.
+	var deferred []Record
 	var rec Record
-	var names [][]byte
-	var refs []byte
 	for {
 		err := sr.Next(&rec)
 		if err == io.EOF {
-			return nil
+			break
 		}
 		if err != nil {
 			return err
@@ -191,28 +195,92 @@ func (l *loader) snapshot(src io.Reader, maxLen int, prog *loadProgress) error {
 			l.measure(rec.Key, rec.Value, rec.Freq)
 			continue
 		}
-		refs = refs[:0]
-		if l.tags != nil && len(rec.Tags)+len(rec.Deps) > 0 && rec.DB < l.st.Databases() {
-			names = names[:0]
-			for _, t := range rec.Tags {
-				names = append(names, []byte(t))
-			}
-			refs, err = l.tags.Resolve(rec.DB, names, refs)
-			if err != nil {
-				l.tags.Release(refs)
-				return fmt.Errorf("%w: tags of %q: %v", ErrCorrupt, rec.Key, err)
-			}
-			for _, d := range rec.Deps {
-				refs = l.tags.DependencyRef(rec.DB, []byte(d), refs)
-			}
+		if len(rec.Deps) > 0 {
+			deferred = append(deferred, Record{DB: rec.DB, Type: rec.Type, Deadline: rec.Deadline, Soft: rec.Soft,
+				Version: rec.Version, Freq: rec.Freq, Tags: rec.Tags, Deps: rec.Deps,
+				Key: bytes.Clone(rec.Key), Value: bytes.Clone(rec.Value)})
+			rec.Tags, rec.Deps = nil, nil
+			continue
 		}
-		m := store.Meta{Type: rec.Type, Deadline: rec.Deadline, Soft: rec.Soft, Version: rec.Version, Tags: refs}
-		l.put(rec.DB, rec.Key, rec.Value, m, rec.Freq)
-		if len(refs) > 0 {
-			l.tags.Release(refs)
+		if err := l.putRecord(&rec); err != nil {
+			return err
 		}
 		prog.keys.Add(1)
 	}
+	// Dependents after their dependencies: rounds, each storing the
+	// entries none of whose dependencies is still pending.
+	for len(deferred) > 0 {
+		pending := make(map[string]bool, len(deferred))
+		for i := range deferred {
+			pending[strconv.Itoa(deferred[i].DB)+"\x00"+string(deferred[i].Key)] = true
+		}
+		var next []Record
+		for i := range deferred {
+			r := &deferred[i]
+			blocked := false
+			for _, d := range r.Deps {
+				if pending[strconv.Itoa(r.DB)+"\x00"+d] && d != string(r.Key) {
+					blocked = true
+					break
+				}
+			}
+			if blocked {
+				next = append(next, *r)
+			}
+		}
+		if len(next) == len(deferred) {
+			next = nil // a cycle: store the rest as they come
+		}
+		for i := range deferred {
+			r := &deferred[i]
+			if next != nil && blockedBy(r, pending) {
+				continue
+			}
+			if err := l.putRecord(r); err != nil {
+				return err
+			}
+			prog.keys.Add(1)
+		}
+		deferred = next
+	}
+	return nil
+}
+
+// blockedBy reports whether one of r's dependencies is pending.
+func blockedBy(r *Record, pending map[string]bool) bool {
+	for _, d := range r.Deps {
+		if d != string(r.Key) && pending[strconv.Itoa(r.DB)+"\x00"+d] {
+			return true
+		}
+	}
+	return false
+}
+
+// putRecord stores a snapshot record, resolving its tags and dependencies.
+func (l *loader) putRecord(rec *Record) error {
+	var refs []byte
+	if l.tags != nil && len(rec.Tags)+len(rec.Deps) > 0 && rec.DB < l.st.Databases() {
+		names := make([][]byte, 0, len(rec.Tags))
+		for _, t := range rec.Tags {
+			names = append(names, []byte(t))
+		}
+		var err error
+		refs, err = l.tags.Resolve(rec.DB, names, l.refs[:0])
+		if err != nil {
+			l.tags.Release(refs)
+			return fmt.Errorf("%w: tags of %q: %v", ErrCorrupt, rec.Key, err)
+		}
+		for _, d := range rec.Deps {
+			refs = l.tags.DependencyRef(rec.DB, []byte(d), refs)
+		}
+		l.refs = refs
+	}
+	m := store.Meta{Type: rec.Type, Deadline: rec.Deadline, Soft: rec.Soft, Version: rec.Version, Tags: refs}
+	l.put(rec.DB, rec.Key, rec.Value, m, rec.Freq)
+	if len(refs) > 0 {
+		l.tags.Release(refs)
+	}
+	return nil
 }
 
 func (l *loader) rdb(src io.Reader, maxLen int, prog *loadProgress) error {

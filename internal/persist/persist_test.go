@@ -153,6 +153,55 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	}
 }
 
+func TestDependenciesSurviveTheLoad(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	w := newWorld(t, 0, "")
+	dep := func(db int, key string, on ...string) {
+		var refs []byte
+		for _, d := range on {
+			refs = w.tags.DependencyRef(db, []byte(d), refs)
+		}
+		defer w.tags.Release(refs)
+		h := w.st.Hash([]byte(key))
+		sh := w.st.ShardFor(h)
+		sh.Lock()
+		defer sh.Unlock()
+		if err := sh.SetLocked(db, []byte(key), h, []byte("v"), store.Meta{Tags: refs}, w.st.NowMs()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A chain a → b → c (a depends on b, b on c) plus d on a plain key,
+	// written so that the walk may meet dependents first.
+	w.set(t, 0, "c", "v", store.Meta{})
+	w.set(t, 0, "plain", "v", store.Meta{})
+	dep(0, "b", "c")
+	dep(0, "a", "b")
+	dep(0, "d", "plain")
+	want := w.dump(t)
+	if len(want) != 5 {
+		t.Fatalf("setup: %v", want)
+	}
+	if err := newPersister(t, w, dir).Save(); err != nil {
+		t.Fatal(err)
+	}
+	w2 := newWorld(t, 0, "")
+	if _, err := newPersister(t, w2, dir).LoadAtStart(false); err != nil {
+		t.Fatal(err)
+	}
+	got := w2.dump(t)
+	for k, v := range want {
+		if got[k] != v {
+			t.Fatalf("%s: loaded %q, saved %q", k, got[k], v)
+		}
+	}
+	// The dependencies are live: writing c invalidates b.
+	w2.set(t, 0, "c", "new", store.Meta{})
+	if _, ok := w2.dump(t)["0/b"]; ok {
+		t.Fatal("b survived a write to c after the load")
+	}
+}
+
 func TestLoadDropsExpiredAndCountsThem(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

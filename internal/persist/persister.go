@@ -162,6 +162,16 @@ func (p *Persister) Loading() bool { return p.loading.Load() }
 // problem and starts empty.
 func (p *Persister) LoadAtStart(startEmpty bool) (LoadStats, error) {
 	path := p.Path()
+	p.mu.Lock()
+	dir := p.set.Dir
+	p.mu.Unlock()
+	// Temporary files of saves a crash interrupted (never the snapshot).
+	if old, _ := filepath.Glob(filepath.Join(dir, "temp-*.csnap")); len(old) > 0 {
+		for _, f := range old {
+			os.Remove(f)
+		}
+		p.log.Warn("removed temporary files of interrupted saves", "files", old)
+	}
 	p.loading.Store(true)
 	defer p.loading.Store(false)
 	p.log.Info("loading snapshot", "path", path)

@@ -139,3 +139,125 @@ func cmdRestore(c *Client, args [][]byte) {
 	}
 	c.addOK()
 }
+
+const errLoading = "LOADING Redis is loading the dataset in memory"
+
+// Persistence is what the persistence commands need (package persist
+// implements it; the app wires it in).
+type Persistence interface {
+	// Save writes a snapshot before returning (SAVE).
+	Save() error
+	// BGSave starts a background save and returns Redis's status text.
+	BGSave(schedule bool) (string, error)
+	// LastSave is the unix time of the last successful save.
+	LastSave() int64
+	// Shutdown takes the shutdown snapshot as mode says (ShutdownDefault,
+	// ShutdownSave, ShutdownNoSave).
+	Shutdown(mode int) error
+	// Info returns the INFO persistence fields.
+	Info() [][2]string
+}
+
+// SHUTDOWN snapshot modes.
+const (
+	ShutdownDefault = iota // save when a save schedule (or save-on-shutdown) is configured
+	ShutdownSave
+	ShutdownNoSave
+)
+
+// SetLoading turns the loading state on or off: while on, commands without
+// the loading flag get Redis's -LOADING error.
+func (s *Server) SetLoading(on bool) { s.loading.Store(on) }
+
+// WriteCalls returns the number of successful write commands so far
+// (rdb_changes_since_last_save counts their growth).
+func (s *Server) WriteCalls() uint64 {
+	var n uint64
+	for _, cmd := range s.table.all {
+		if cmd.Flags&FlagWrite == 0 {
+			continue
+		}
+		for i := range s.stats.cmds {
+			st := &s.stats.cmds[i][cmd.id]
+			n += st.calls.Load() - st.failed.Load()
+		}
+	}
+	return n
+}
+
+func (c *Client) persistence() Persistence {
+	p := c.srv.opts.Persistence
+	if p == nil {
+		c.addError("ERR persistence is not available")
+	}
+	return p
+}
+
+func cmdSave(c *Client, args [][]byte) {
+	p := c.persistence()
+	if p == nil {
+		return
+	}
+	if err := p.Save(); err != nil {
+		c.addError("ERR " + err.Error())
+		return
+	}
+	c.addOK()
+}
+
+func cmdBGSave(c *Client, args [][]byte) {
+	schedule := false
+	if len(args) > 2 {
+		c.addError(errSyntax)
+		return
+	}
+	if len(args) == 2 {
+		if !eq(args[1], "schedule") {
+			c.addError(errSyntax)
+			return
+		}
+		schedule = true
+	}
+	p := c.persistence()
+	if p == nil {
+		return
+	}
+	msg, err := p.BGSave(schedule)
+	if err != nil {
+		c.addError("ERR " + err.Error())
+		return
+	}
+	c.addSimple(msg)
+}
+
+func cmdLastSave(c *Client, args [][]byte) {
+	p := c.persistence()
+	if p == nil {
+		return
+	}
+	c.addInt(p.LastSave())
+}
+
+// shutdownSave takes the SHUTDOWN snapshot; on failure it replies as Redis
+// does and the server keeps running.
+func (c *Client) shutdownSave(args [][]byte) bool {
+	p := c.srv.opts.Persistence
+	if p == nil {
+		return true
+	}
+	mode := ShutdownDefault
+	for _, a := range args[1:] {
+		switch {
+		case eq(a, "nosave"):
+			mode = ShutdownNoSave
+		case eq(a, "save"):
+			mode = ShutdownSave
+		}
+	}
+	if err := p.Shutdown(mode); err != nil {
+		c.srv.log.Error("SHUTDOWN: snapshot failed; not shutting down", "err", err)
+		c.addError("ERR Errors trying to SHUTDOWN. Check logs.")
+		return false
+	}
+	return true
+}

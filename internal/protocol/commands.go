@@ -166,6 +166,10 @@ func buildTable() *Table {
 	// Server
 	srv("info", -1, FlagLoading|FlagStale, "dangerous", "server", "1.0.0", "Returns information and statistics about the server.", cmdInfo)
 	srv("time", 1, FlagLoading|FlagStale|f, "", "server", "2.6.0", "Returns the server time.", cmdTime)
+	srv("save", 1, adm|FlagNoMulti, "", "server", "1.0.0", "Synchronously saves the database(s) to disk.", cmdSave)
+	srv("bgsave", -1, adm, "", "server", "1.0.0", "Asynchronously saves the database(s) to disk.", cmdBGSave)
+	srv("lastsave", 1, FlagLoading|FlagStale|f, "", "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", cmdLastSave)
+	t.Lookup("lastsave").Category = "fast dangerous"
 	srv("shutdown", -1, adm|FlagLoading|FlagStale|FlagNoMulti|FlagAllowBusy, "", "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", cmdShutdown)
 	cfg := srv("config", -2, 0, "", "server", "2.0.0", "A container for server configuration commands.", nil)
 	sub(cfg, "get", -3, adm|FlagLoading|FlagStale, "Returns the effective values of configuration parameters.", cmdConfigGet)

@@ -65,6 +65,9 @@ type Options struct {
 	// OutputTimeout closes a client whose replies make no progress for this
 	// long (client-output-timeout); 0 never does.
 	OutputTimeout time.Duration
+	// Persistence runs SAVE, BGSAVE, LASTSAVE, the SHUTDOWN snapshot and
+	// INFO persistence (cmd_persist.go); nil disables them.
+	Persistence Persistence
 }
 
 // OutputLimit bounds a client's pending output: the replies produced but
@@ -115,6 +118,7 @@ type Server struct {
 	started  time.Time
 	stats    Stats
 	slowlog  slowlog
+	loading  atomic.Bool // a snapshot is loading: -LOADING (cmd_persist.go)
 }
 
 // New builds a server around a store.
@@ -584,6 +588,13 @@ func (s *Server) execute(c *Client, args [][]byte) {
 			}
 			return
 		}
+	}
+	if s.loading.Load() && cmd.Flags&FlagLoading == 0 {
+		c.addError(errLoading)
+		if c.multi {
+			c.multiErr = true
+		}
+		return
 	}
 	if cmd.Flags&FlagDenyOOM != 0 && !c.inExec && s.st.OverLimit() {
 		// An argument larger than the whole budget can never be stored:

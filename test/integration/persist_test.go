@@ -3,7 +3,9 @@ package integration
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,6 +24,58 @@ const (
 func init() {
 	for _, n := range []string{"dump", "restore"} {
 		commandCases[n] = persistCase(n)
+	}
+	commandCases["save"] = func(t *testing.T, s *server, c *redis.Client) {
+		want(t, c, "OK", "set", "k", "v")
+		want(t, c, "OK", "save")
+		cfg := s.App.Config()
+		if fi, err := os.Stat(filepath.Join(cfg.Dir, cfg.DBFilename)); err != nil || fi.Size() == 0 {
+			t.Fatalf("no snapshot after SAVE: %v", err)
+		}
+		if v := infoField(t, c, "persistence", "rdb_changes_since_last_save"); v != "0" {
+			t.Fatalf("rdb_changes_since_last_save = %s after SAVE", v)
+		}
+		want(t, c, "OK", "set", "k2", "v")
+		if v := infoField(t, c, "persistence", "rdb_changes_since_last_save"); v != "1" {
+			t.Fatalf("rdb_changes_since_last_save = %s after one write", v)
+		}
+		wantErr(t, c, "ERR wrong number of arguments for 'save' command", "save", "x")
+	}
+	commandCases["bgsave"] = func(t *testing.T, s *server, c *redis.Client) {
+		want(t, c, "OK", "set", "k", "v")
+		want(t, c, "Background saving started", "bgsave")
+		waitBGSave(t, c)
+		if v := infoField(t, c, "persistence", "rdb_last_bgsave_status"); v != "ok" {
+			t.Fatalf("rdb_last_bgsave_status = %s", v)
+		}
+		if v, _ := do(t, c, "bgsave", "schedule"); v != "Background saving started" && v != "Background saving scheduled" {
+			t.Fatalf("BGSAVE SCHEDULE: %v", v)
+		}
+		waitBGSave(t, c)
+		wantErr(t, c, "ERR syntax error", "bgsave", "later")
+		wantErr(t, c, "ERR syntax error", "bgsave", "schedule", "x")
+	}
+	commandCases["lastsave"] = func(t *testing.T, s *server, c *redis.Client) {
+		before, _ := do(t, c, "lastsave")
+		time.Sleep(1100 * time.Millisecond) // LASTSAVE has one-second resolution
+		want(t, c, "OK", "save")
+		after, _ := do(t, c, "lastsave")
+		if after.(int64) <= before.(int64) || after.(int64) > time.Now().Unix() {
+			t.Fatalf("LASTSAVE %v then %v", before, after)
+		}
+		wantErr(t, c, "ERR wrong number of arguments for 'lastsave' command", "lastsave", "x")
+	}
+}
+
+// waitBGSave polls INFO until no background save runs.
+func waitBGSave(t *testing.T, c *redis.Client) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for infoField(t, c, "persistence", "rdb_bgsave_in_progress") != "0" {
+		if time.Now().After(deadline) {
+			t.Fatal("background save never finished")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
