@@ -214,8 +214,15 @@ func (a *App) Run(ctx context.Context, lns []net.Listener, metricsLn net.Listene
 			}
 		}()
 	}
-	// Clients get -LOADING until the snapshot is in (Ready turns true then).
-	a.Server.SetLoading(true)
+	// With a snapshot to load, clients get -LOADING until it is in (Ready
+	// turns true then); without one the server is ready at once.
+	mustLoad := a.Persist.SnapshotExists()
+	if mustLoad {
+		a.Server.SetLoading(true)
+	} else {
+		a.Persist.RemoveTempFiles()
+		a.loaded.Store(true)
+	}
 	for _, ln := range lns {
 		a.Log.Info("listening", "addr", ln.Addr().String())
 		wg.Add(1)
@@ -231,9 +238,13 @@ func (a *App) Run(ctx context.Context, lns []net.Listener, metricsLn net.Listene
 	a.cfgMu.Lock()
 	startEmpty := a.cfg.StartEmptyOnBadSnapshot
 	a.cfgMu.Unlock()
-	if _, err := a.Persist.LoadAtStart(startEmpty); err != nil {
-		a.Log.Error("refusing to start: the snapshot cannot be loaded", "err", err)
-		errList = append(errList, fmt.Errorf("load snapshot: %w", err))
+	var loadErr error
+	if mustLoad {
+		_, loadErr = a.Persist.LoadAtStart(startEmpty)
+	}
+	if loadErr != nil {
+		a.Log.Error("refusing to start: the snapshot cannot be loaded", "err", loadErr)
+		errList = append(errList, fmt.Errorf("load snapshot: %w", loadErr))
 		cancel()
 	} else {
 		a.Server.SetLoading(false)

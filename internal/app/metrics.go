@@ -55,6 +55,7 @@ func (a *App) metricsSource() metrics.Source {
 				VersionRejections: t.VersionRejections,
 			}
 		},
+		Persist: a.persistMetrics,
 		Stampede: func() metrics.StampedeStats {
 			l := a.Leases.Stats()
 			return metrics.StampedeStats{

@@ -2,6 +2,7 @@ package app
 
 import (
 	"github.com/cachesrv/cachesrv/internal/config"
+	"github.com/cachesrv/cachesrv/internal/metrics"
 	"github.com/cachesrv/cachesrv/internal/persist"
 	"github.com/cachesrv/cachesrv/internal/protocol"
 )
@@ -31,4 +32,30 @@ func (p persistence) Shutdown(mode int) error {
 		return p.p.Shutdown(persist.ShutdownNoSave)
 	}
 	return p.p.Shutdown(persist.ShutdownDefault)
+}
+
+// persistMetrics maps the persister's stats onto the metrics input.
+func (a *App) persistMetrics() metrics.PersistStats {
+	s := a.Persist.Stats()
+	out := metrics.PersistStats{
+		Loading:          s.Loading,
+		SaveInProgress:   s.InProgress,
+		SavesOK:          s.SavesOK,
+		SavesFailed:      s.SavesFailed,
+		LastSaveOK:       s.LastSaveOK,
+		LastDuration:     s.LastDuration.Seconds(),
+		LastBytes:        s.LastBytes,
+		LastKeys:         s.LastKeys,
+		ChangesSinceSave: s.ChangesSinceSave,
+		LoadedKeys:       s.LastLoad.Keys,
+		LoadSkippedKeys:  s.LastLoad.Expired + s.LastLoad.Skipped + s.LastLoad.Evicted,
+		LoadDurationSecs: s.LastLoad.Time.Seconds(),
+	}
+	if !s.LastSuccess.IsZero() {
+		out.LastSuccessUnix = float64(s.LastSuccess.UnixNano()) / 1e9
+	}
+	if s.Loading && s.LoadTotalBytes > 0 {
+		out.LoadProgressRatio = float64(s.LoadDoneBytes) / float64(s.LoadTotalBytes)
+	}
+	return out
 }

@@ -29,6 +29,9 @@ type Source struct {
 	Tags func() TagStats
 	// Stampede reads the stampede protection's (leases) counters.
 	Stampede func() StampedeStats
+	// Persist reads the snapshot and load counters (persist.go); nil
+	// leaves the persistence metrics out.
+	Persist func() PersistStats
 
 	// Extra, when set, is called at the end of every scrape to send metrics
 	// that have no typed input here yet (an extension point for parts such

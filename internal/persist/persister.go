@@ -162,16 +162,7 @@ func (p *Persister) Loading() bool { return p.loading.Load() }
 // problem and starts empty.
 func (p *Persister) LoadAtStart(startEmpty bool) (LoadStats, error) {
 	path := p.Path()
-	p.mu.Lock()
-	dir := p.set.Dir
-	p.mu.Unlock()
-	// Temporary files of saves a crash interrupted (never the snapshot).
-	if old, _ := filepath.Glob(filepath.Join(dir, "temp-*.csnap")); len(old) > 0 {
-		for _, f := range old {
-			os.Remove(f)
-		}
-		p.log.Warn("removed temporary files of interrupted saves", "files", old)
-	}
+	p.RemoveTempFiles()
 	p.loading.Store(true)
 	defer p.loading.Store(false)
 	p.log.Info("loading snapshot", "path", path)
@@ -198,6 +189,27 @@ func (p *Persister) LoadAtStart(startEmpty bool) (LoadStats, error) {
 		"evicted", ls.Evicted, "skipped", ls.Skipped, "skipped_types", ls.Types, "bytes", ls.Bytes,
 		"seconds", ls.Time.Seconds())
 	return ls, nil
+}
+
+// SnapshotExists reports whether the snapshot file exists (something to
+// load at start).
+func (p *Persister) SnapshotExists() bool {
+	_, err := os.Stat(p.Path())
+	return err == nil
+}
+
+// RemoveTempFiles deletes the temporary files of saves a crash interrupted
+// (never the snapshot itself). Call it at start, before any save.
+func (p *Persister) RemoveTempFiles() {
+	p.mu.Lock()
+	dir := p.set.Dir
+	p.mu.Unlock()
+	if old, _ := filepath.Glob(filepath.Join(dir, "temp-*.csnap")); len(old) > 0 {
+		for _, f := range old {
+			os.Remove(f)
+		}
+		p.log.Warn("removed temporary files of interrupted saves", "files", old)
+	}
 }
 
 // begin claims the right to save.
