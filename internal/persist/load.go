@@ -205,7 +205,7 @@ func (l *loader) snapshot(src io.Reader, maxLen int, prog *loadProgress) error {
 		if err := l.putRecord(&rec); err != nil {
 			return err
 		}
-		prog.keys.Add(1)
+		l.progress(prog)
 	}
 	// Dependents after their dependencies: rounds, each storing the
 	// entries none of whose dependencies is still pending.
@@ -239,7 +239,7 @@ func (l *loader) snapshot(src io.Reader, maxLen int, prog *loadProgress) error {
 			if err := l.putRecord(r); err != nil {
 				return err
 			}
-			prog.keys.Add(1)
+			l.progress(prog)
 		}
 		deferred = next
 	}
@@ -303,7 +303,7 @@ func (l *loader) rdb(src io.Reader, maxLen int, prog *loadProgress) error {
 			continue
 		}
 		l.put(e.DB, e.Key, e.Value, store.Meta{Type: store.TypeString, Deadline: e.ExpireMs}, e.Freq)
-		prog.keys.Add(1)
+		l.progress(prog)
 	}
 	l.stats.Types = fr.Skipped
 	if l.scan {
@@ -318,6 +318,20 @@ func (l *loader) rdb(src io.Reader, maxLen int, prog *loadProgress) error {
 // freqTouchCap bounds the accesses a frequency hint replays (W-TinyLFU's
 // sketch counters saturate at 15).
 const freqTouchCap = 15
+
+// progressEvery is how many entries pass between progress log lines.
+const progressEvery = 1 << 20
+
+// progress counts an entry and logs every progressEvery of them.
+func (l *loader) progress(prog *loadProgress) {
+	if n := prog.keys.Add(1); n%progressEvery == 0 {
+		perc := 0.0
+		if t := prog.total.Load(); t > 0 {
+			perc = 100 * float64(prog.done.Load()) / float64(t)
+		}
+		l.log.Info("loading snapshot", "entries", n, "loaded_perc", fmt.Sprintf("%.1f", perc))
+	}
+}
 
 // measure adds an entry to the first pass's histogram.
 func (l *loader) measure(key, val []byte, freq int) {
