@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cachesrv/cachesrv/internal/lease"
 	"github.com/cachesrv/cachesrv/internal/store"
 	"github.com/cachesrv/cachesrv/internal/tags"
 )
@@ -114,6 +115,7 @@ type Server struct {
 	nextID   atomic.Int64
 	peak     atomic.Int64
 	writeObs atomic.Pointer[func(db int, key []byte)]
+	leases   *lease.Manager // set once by SetLeases, before serving
 	tags     *tags.Index
 	started  time.Time
 	stats    Stats
