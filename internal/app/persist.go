@@ -11,7 +11,7 @@ import (
 func persistSettings(c *config.Config) persist.Settings {
 	s := persist.Settings{Dir: c.Dir, File: c.DBFilename, SaveOnShutdown: c.SaveOnShutdown}
 	for _, sp := range c.SavePoints() {
-		s.Schedule = append(s.Schedule, persist.SavePoint{After: sp.Seconds, Changes: sp.Changes})
+		s.Schedule = append(s.Schedule, persist.SavePoint{After: sp.After, Changes: sp.Changes})
 	}
 	return s
 }

@@ -417,7 +417,7 @@ func TestSaveSchedule(t *testing.T) {
 	if v, _ := c.Get("save"); v != "900 1 60 10000" {
 		t.Fatalf("save = %q", v)
 	}
-	if sp := c.SavePoints(); len(sp) != 2 || sp[1].Seconds != 60*time.Second || sp[1].Changes != 10000 {
+	if sp := c.SavePoints(); len(sp) != 2 || sp[1].After != 60*time.Second || sp[1].Changes != 10000 {
 		t.Fatalf("points %+v", sp)
 	}
 	for _, bad := range []string{"900", "0 1", "x 1", "1 -1", "1 y"} {

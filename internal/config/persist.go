@@ -8,9 +8,9 @@ import (
 )
 
 // SavePoint is one "save <seconds> <changes>" rule: snapshot when at least
-// Changes writes happened and Seconds have passed since the last save.
+// Changes writes happened and After has passed since the last save.
 type SavePoint struct {
-	Seconds time.Duration
+	After   time.Duration
 	Changes int64
 }
 
@@ -21,19 +21,24 @@ func (c *Config) SavePoints() []SavePoint {
 	return sp
 }
 
+// errInvalidSave is Redis's CONFIG SET reason for a bad save schedule.
+//
+//lint:ignore ST1005 Redis's wording, sent to clients as is
+var errInvalidSave = errors.New("Invalid save parameters")
+
 // parseSave parses Redis's save syntax: pairs of seconds and changes,
 // space-separated; "" disables.
 func parseSave(s string) ([]SavePoint, error) {
 	f := strings.Fields(s)
 	if len(f)%2 != 0 {
-		return nil, errors.New("Invalid save parameters")
+		return nil, errInvalidSave
 	}
 	var out []SavePoint
 	for i := 0; i < len(f); i += 2 {
 		sec, err1 := strconv.ParseInt(f[i], 10, 64)
 		ch, err2 := strconv.ParseInt(f[i+1], 10, 64)
 		if err1 != nil || err2 != nil || sec < 1 || ch < 0 || sec > 1<<31 {
-			return nil, errors.New("Invalid save parameters")
+			return nil, errInvalidSave
 		}
 		out = append(out, SavePoint{time.Duration(sec) * time.Second, ch})
 	}
@@ -47,7 +52,7 @@ func canonicalSave(sp []SavePoint) string {
 		if i > 0 {
 			b.WriteByte(' ')
 		}
-		b.WriteString(strconv.FormatInt(int64(p.Seconds/time.Second), 10) + " " + strconv.FormatInt(p.Changes, 10))
+		b.WriteString(strconv.FormatInt(int64(p.After/time.Second), 10) + " " + strconv.FormatInt(p.Changes, 10))
 	}
 	return b.String()
 }

@@ -44,10 +44,10 @@ type Options struct {
 	Settings
 }
 
-// Errors with Redis's wording.
-var (
-	ErrInProgress = errors.New("Background save already in progress")
-)
+// ErrInProgress refuses a save while another runs (Redis's wording).
+//
+//lint:ignore ST1005 Redis's wording, sent to clients as is
+var ErrInProgress = errors.New("Background save already in progress")
 
 // retryDelay is how long the schedule waits after a failed background save
 // before trying again (Redis's CONFIG_BGSAVE_RETRY_DELAY).

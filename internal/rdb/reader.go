@@ -464,7 +464,7 @@ func (r *Reader) skipStream(typ byte) error {
 	return nil
 }
 
-// errIs reports whether err is an UnsupportedTypeError.
+// IsUnsupported reports whether err is an UnsupportedTypeError and its type.
 func IsUnsupported(err error) (byte, bool) {
 	var u *UnsupportedTypeError
 	if errors.As(err, &u) {
