@@ -40,6 +40,18 @@ func init() {
 			t.Fatalf("rdb_changes_since_last_save = %s after one write", v)
 		}
 		wantErr(t, c, "ERR wrong number of arguments for 'save' command", "save", "x")
+		// The schedule is off by default and set with Redis's syntax.
+		want(t, c, []any{"save", ""}, "config", "get", "save")
+		want(t, c, "OK", "config", "set", "save", "900 1 60  1000")
+		want(t, c, []any{"save", "900 1 60 1000"}, "config", "get", "save")
+		wantErr(t, c, "ERR CONFIG SET failed (possibly related to argument 'save') - Invalid save parameters", "config", "set", "save", "900")
+		want(t, c, "OK", "config", "set", "save", "")
+		// A changed dbfilename is where the next SAVE writes.
+		want(t, c, "OK", "config", "set", "dbfilename", "other.snap")
+		want(t, c, "OK", "save")
+		if _, err := os.Stat(filepath.Join(cfg.Dir, "other.snap")); err != nil {
+			t.Fatalf("SAVE after CONFIG SET dbfilename: %v", err)
+		}
 	}
 	commandCases["bgsave"] = func(t *testing.T, s *server, c *redis.Client) {
 		want(t, c, "OK", "set", "k", "v")
