@@ -109,6 +109,7 @@ func New(cfg *config.Config, log *slog.Logger, level *slog.LevelVar) (*App, erro
 		Config:           (*configBackend)(a),
 		MaxClients:       cfg.MaxClients,
 		IdleTimeout:      cfg.Timeout,
+		TCPKeepAlive:     cfg.TCPKeepalive,
 		ProtoMaxBulkLen:  cfg.ProtoMaxBulkLen,
 		QueryBufferLimit: cfg.ClientQueryBufferLimit,
 		RequirePass:      cfg.RequirePass,
@@ -362,6 +363,8 @@ func (a *App) apply(name string, c *config.Config) error {
 		a.Server.SetMaxClients(c.MaxClients)
 	case "timeout":
 		a.Server.SetIdleTimeout(c.Timeout)
+	case "tcp-keepalive":
+		a.Server.SetTCPKeepAlive(c.TCPKeepalive)
 	case "proto-max-bulk-len":
 		a.Server.SetProtoMaxBulkLen(c.ProtoMaxBulkLen)
 	case "client-query-buffer-limit":

@@ -447,6 +447,10 @@ func cmdClientKill(c *Client, args [][]byte) {
 		case eq(args[i], "laddr"):
 			laddr = v
 		case eq(args[i], "user"):
+			if c.srv.acl.get(v) == nil {
+				c.addError("ERR No such user '" + v + "'")
+				return
+			}
 			user = v
 		case eq(args[i], "type"):
 			if t := strings.ToLower(v); t != "normal" && t != "master" && t != "replica" && t != "pubsub" && t != "slave" {
