@@ -30,13 +30,17 @@ func (st *Store) Walk(batch int, visit func(e *WalkEntry), flush func() error) e
 		batch = 1024
 	}
 	var e WalkEntry
+	var live []uint32
+	pol := &st.pol
 	for i := range st.shards {
 		sh := &st.shards[i]
 		id := uint32(0)
 		for {
-			sh.mu.Lock()
+			sh.Lock()
 			now := st.NowMs()
 			sh.nowMs = now
+			// Lazy expiry first: a removal may need the policy's lock.
+			live = live[:0]
 			n := 0
 			for int(id) < len(sh.refs) && n < batch {
 				r := sh.refs[id]
@@ -46,23 +50,33 @@ func (st *Store) Walk(batch int, visit func(e *WalkEntry), flush func() error) e
 					continue
 				}
 				n++
-				rec := sh.slabs.get(r)
-				if !sh.aliveLocked(cur, rec, now) {
-					continue
+				if sh.aliveLocked(cur, sh.slabs.get(r), now) {
+					live = append(live, cur)
 				}
+			}
+			// Then the policy's lock once per batch, for the frequency
+			// hints (lock order: shard, then policy, as OBJECT FREQ).
+			pol.mu.Lock()
+			st.drainShardPolLocked(i)
+			pol.now = now
+			loc := pol.local[i]
+			for _, cur := range live {
+				rec := sh.rec(cur)
 				e.DB = st.logical(recDB(rec))
 				e.Key = recKey(rec)
 				e.Value = recValue(rec)
 				e.Meta = recMeta(rec)
-				f, ok := sh.policy.Freq(cur)
-				if !ok {
-					f = -1
+				e.Freq = -1
+				if int(cur) < len(loc) && loc[cur] != 0 {
+					if f, ok := pol.p.Freq(loc[cur] - 1); ok {
+						e.Freq = f
+					}
 				}
-				e.Freq = f
 				visit(&e)
 			}
+			pol.mu.Unlock()
 			done := int(id) >= len(sh.refs)
-			sh.mu.Unlock()
+			sh.Unlock()
 			if err := flush(); err != nil {
 				return err
 			}
