@@ -32,6 +32,8 @@ type Source struct {
 	// Persist reads the snapshot and load counters (persist.go); nil
 	// leaves the persistence metrics out.
 	Persist func() PersistStats
+	// PubSub reads pub/sub and client-side caching (tracking) counters.
+	PubSub func() PubSubStats
 
 	// Extra, when set, is called at the end of every scrape to send metrics
 	// that have no typed input here yet (an extension point for parts such
@@ -144,6 +146,15 @@ type TagStats struct {
 	KeysInvalidatedByTag uint64
 	KeysInvalidatedByDep uint64
 	VersionRejections    uint64
+}
+
+// PubSubStats is a snapshot of pub/sub and tracking counters.
+type PubSubStats struct {
+	Channels, Patterns, Subscribers int
+	Messages, Pushes, Invalidations uint64
+	TrackingKeys, TrackingItems     int64
+	TrackingClients                 int64
+	TrackingPrefixes                int64
 }
 
 // StampedeStats is a snapshot of the stampede protection's counters.
