@@ -116,6 +116,14 @@ type Config struct {
 	ShutdownTimeout time.Duration // shutdown-timeout
 	AuditLog        bool          // audit-log
 
+	// Persistence (persist.go).
+
+	Dir                     string // dir
+	DBFilename              string // dbfilename
+	Save                    string // save: canonical "<seconds> <changes> ..."; see SavePoints
+	StartEmptyOnBadSnapshot bool   // start-empty-on-bad-snapshot
+	SaveOnShutdown          bool   // save-on-shutdown
+
 	// ConfigFile is the YAML file the configuration was loaded from ("" if
 	// none); Rewrite writes there by default. It is not a setting.
 	ConfigFile string
@@ -191,6 +199,9 @@ func Default() *Config {
 		LogFormat:       "text",
 		ShutdownTimeout: 10 * time.Second,
 		AuditLog:        false,
+
+		Dir:        ".",
+		DBFilename: "dump.rdb",
 	}
 }
 

@@ -159,6 +159,10 @@ func meta(name, typ string, flags int, doc string) Param {
 }
 
 func buildTable() []*param {
+	return append(baseParams(), persistParams()...)
+}
+
+func baseParams() []*param {
 	const maxInt32 = math.MaxInt32
 	return []*param{
 		withSection("Network", listParam(meta("bind", "addresses", redis,

@@ -546,6 +546,9 @@ func cmdShutdown(c *Client, args [][]byte) {
 			return
 		}
 	}
+	if !c.shutdownSave(args) {
+		return
+	}
 	c.srv.log.Warn("SHUTDOWN requested by client", "addr", c.addr)
 	c.closeAfter = true
 	if c.srv.opts.Shutdown != nil {

@@ -167,6 +167,12 @@ func (s *Server) InfoText(sections []string, locksHeld bool) string {
 			add("mem_allocator", "go-slab")
 			add("lazyfree_pending_objects", 0)
 		case "persistence":
+			if s.opts.Persistence != nil {
+				for _, kv := range s.opts.Persistence.Info() {
+					add(kv[0], kv[1])
+				}
+				break
+			}
 			add("loading", 0)
 			add("async_loading", 0)
 			add("rdb_changes_since_last_save", 0)

@@ -67,6 +67,9 @@ type Options struct {
 	// OutputTimeout closes a client whose replies make no progress for this
 	// long (client-output-timeout); 0 never does.
 	OutputTimeout time.Duration
+	// Persistence runs SAVE, BGSAVE, LASTSAVE, the SHUTDOWN snapshot and
+	// INFO persistence (cmd_persist.go); nil disables them.
+	Persistence Persistence
 	// PubSubLimit is client-output-buffer-limit for the pubsub class: it
 	// bounds the pending messages of subscribed clients (push.go).
 	PubSubLimit OutputLimit
@@ -131,6 +134,7 @@ type Server struct {
 	started  time.Time
 	stats    Stats
 	slowlog  slowlog
+	loading  atomic.Bool // a snapshot is loading: -LOADING (cmd_persist.go)
 }
 
 // New builds a server around a store.
@@ -640,6 +644,13 @@ func (s *Server) execute(c *Client, args [][]byte) {
 			}
 			return
 		}
+	}
+	if s.loading.Load() && cmd.Flags&FlagLoading == 0 {
+		c.addError(errLoading)
+		if c.multi {
+			c.multiErr = true
+		}
+		return
 	}
 	if c.resp == 2 && c.subCount.Load() > 0 && !subscribedModeAllows(cmd) {
 		c.addError(subscribedModeError(cmd))
