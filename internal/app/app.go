@@ -105,6 +105,7 @@ func New(cfg *config.Config, log *slog.Logger, level *slog.LevelVar) (*App, erro
 		OutputTimeout:    cfg.ClientOutputTimeout,
 	})
 	a.Server.SetTags(a.Tags)
+	a.Server.SetBusyReplyThreshold(time.Duration(cfg.BusyReplyThreshold) * time.Millisecond)
 	// stampede protection: leases for CACHE.*, broken by writes (the
 	// server's write observer) and by tag invalidations; swept in Run.
 	if a.Leases, err = lease.New(lease.Options{Clock: expire.System, Tags: a.Tags}); err != nil {
@@ -250,6 +251,11 @@ func (b *configBackend) Get(pattern string) [][2]string {
 	}
 	// Read-only Redis settings that tools such as redis-benchmark query:
 	// cachesrv keeps no persistence.
+	if config.Glob(pattern, "lua-time-limit", true) { // Redis's old name of busy-reply-threshold
+		if v, ok := a.cfg.Get("busy-reply-threshold"); ok {
+			out = append(out, [2]string{"lua-time-limit", v})
+		}
+	}
 	for _, kv := range [][2]string{{"save", ""}, {"appendonly", "no"}} {
 		if config.Glob(pattern, kv[0], true) {
 			out = append(out, kv)
@@ -262,6 +268,9 @@ func (b *configBackend) Set(name, value string) error {
 	a := (*App)(b)
 	a.cfgMu.Lock()
 	defer a.cfgMu.Unlock()
+	if name == "lua-time-limit" {
+		name = "busy-reply-threshold"
+	}
 	next := a.cfg.Clone()
 	if err := next.Set(name, value); err != nil {
 		if errors.Is(err, config.ErrUnknownParam) {
@@ -322,6 +331,8 @@ func (a *App) apply(name string, c *config.Config) error {
 		a.Server.SetExpireJitter(c.ExpireJitter)
 	case "log-level":
 		a.level.Set(c.SlogLevel())
+	case "busy-reply-threshold":
+		a.Server.SetBusyReplyThreshold(time.Duration(c.BusyReplyThreshold) * time.Millisecond)
 	case "tags-max-per-key", "tag-max-len":
 		a.Tags.SetLimits(c.TagsMaxPerKey, c.TagMaxLen)
 	}

@@ -43,6 +43,7 @@ var nonDefault = map[string]string{
 	"expire-jitter":              "0.1",
 	"slowlog-log-slower-than":    "-1",
 	"slowlog-max-len":            "1024",
+	"busy-reply-threshold":       "250",
 	"tags-max-per-key":           "8",
 	"tag-max-len":                "64",
 	"metrics-addr":               ":9100",
@@ -117,6 +118,7 @@ func TestParamsMetadata(t *testing.T) {
 		"requirepass", "maxclients", "timeout", "proto-max-bulk-len", "client-query-buffer-limit",
 		"hz", "active-expire-effort", "slowlog-log-slower-than", "slowlog-max-len", "expire-jitter",
 		"log-level", "tags-max-per-key", "tag-max-len", "client-output-buffer-limit", "tcp-keepalive", "client-output-timeout",
+		"busy-reply-threshold",
 	}
 	for _, p := range ps {
 		if p.Name != strings.ToLower(p.Name) || strings.ContainsAny(p.Name, " _") {

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cachesrv/cachesrv/internal/script"
 	"github.com/cachesrv/cachesrv/internal/store"
 	"github.com/cachesrv/cachesrv/internal/tags"
 )
@@ -115,6 +116,9 @@ type Server struct {
 	started  time.Time
 	stats    Stats
 	slowlog  slowlog
+
+	scripts   *script.Engine // EVAL and friends (cmd_script.go)
+	luaClient *Client        // the pseudo client scripts run commands on
 }
 
 // New builds a server around a store.
@@ -156,6 +160,7 @@ func New(o Options) *Server {
 	if o.AuditLogger != nil {
 		s.audit = newAuditor(o.AuditLogger, s.table)
 	}
+	s.initScripting()
 	s.redact = make([]bool, len(s.table.all))
 	for _, name := range []string{"auth", "hello", "acl|setuser", "acl|deluser", "acl|getuser", "acl|dryrun", "config|set"} {
 		if cmd := s.table.lookupFull(name); cmd != nil {
@@ -568,6 +573,9 @@ func (s *Server) execute(c *Client, args [][]byte) {
 			return
 		}
 		cmd = sub
+	}
+	if s.scripts.Running() && s.busyRefused(c, cmd) {
+		return
 	}
 	if !c.authenticated && cmd.Flags&FlagNoAuth == 0 && !s.acl.defaultOpen() {
 		c.addError("NOAUTH Authentication required.")

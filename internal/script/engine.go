@@ -464,7 +464,7 @@ func (e *Engine) watch(ctx context.Context, cancel context.CancelCauseFunc) (sto
 		tick := time.NewTicker(10 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			if heapBytes()-base > uint64(limit) {
+			if int64(heapBytes())-int64(base) > limit {
 				cancel(errMemory)
 				return
 			}

@@ -114,6 +114,8 @@ func TestConversions(t *testing.T) {
 		{body: "return getmetatable('').__index", wantErr: "ERR user_script:1: attempt to index", errStart: true},
 		{body: "local f = loadstring('\\27Lua') return f", resp: 2, want: "$-1\r\n"},
 		{body: "local function f() return f() + 1 end return f()", wantErr: "ERR user_script:1: stack overflow", errStart: true},
+		{body: "return unpack({}, 1, 1e8)", wantErr: "ERR user_script:1: too many results to unpack", errStart: true},
+		{body: "return string.byte(string.rep('x', 1e6), 1, -1)", wantErr: "ERR user_script:1: string slice too long", errStart: true},
 		{body: "return {", wantErr: "ERR Error compiling script (new function): ", errStart: true},
 		{body: "#!lua flags=bogus\nreturn 1", wantErr: "ERR Unexpected flag in script shebang: bogus"},
 		{body: "#!python\nreturn 1", wantErr: "ERR Unexpected engine in script shebang: #!python"},

@@ -12,6 +12,7 @@ const (
 	registrySize    = 1 << 12 // initial Lua value stack
 	registryMaxSize = 1 << 20 // a script cannot push more values than this
 	maxStringBytes  = 128 << 20
+	maxResults      = 8000 // values one call may return (C Lua's LUAI_MAXCSTACK)
 )
 
 // setup builds the Lua state: the base, table, string and math libraries
@@ -53,6 +54,35 @@ func (e *Engine) setup() {
 		return format.GFunction(L)
 	}))
 	str.RawSetString("dump", lua.LNil)
+	// unpack and string.byte push one value per element: past the Lua
+	// stack's bound gopher-lua loops instead of failing, so bound them as
+	// C Lua does.
+	unpack := g.RawGetString("unpack").(*lua.LFunction)
+	g.RawSetString("unpack", L.NewFunction(func(L *lua.LState) int {
+		tb := L.CheckTable(1)
+		i := L.OptInt64(2, 1)
+		j := L.OptInt64(3, int64(tb.Len()))
+		if j-i >= maxResults {
+			L.RaiseError("too many results to unpack")
+		}
+		return unpack.GFunction(L)
+	}))
+	strByte := str.RawGetString("byte").(*lua.LFunction)
+	str.RawSetString("byte", L.NewFunction(func(L *lua.LState) int {
+		n := int64(len(L.CheckString(1)))
+		i := L.OptInt64(2, 1)
+		j := L.OptInt64(3, i)
+		if i < 0 {
+			i += n + 1
+		}
+		if j < 0 {
+			j += n + 1
+		}
+		if j-i >= maxResults {
+			L.RaiseError("string slice too long")
+		}
+		return strByte.GFunction(L)
+	}))
 	m := g.RawGetString("math").(*lua.LTable)
 	m.RawSetString("random", L.NewFunction(e.mathRandom))
 	m.RawSetString("randomseed", L.NewFunction(e.mathRandomSeed))
