@@ -222,6 +222,8 @@ func buildTable() *Table {
 	bf("bf.info", -2, r|f, "1.0.0", "Returns information about a Bloom Filter: BF.INFO key [CAPACITY | SIZE | FILTERS | ITEMS | EXPANSION].", cmdBFInfo)
 	bf("bf.card", 2, r|f, "2.4.4", "Returns the cardinality of a Bloom filter: BF.CARD key.", cmdBFCard)
 	addScriptingCommands(t) // cmd_script.go
+	addBitmapCommands(t)    // cmd_bitmap.go
+	addMemoryCommands(t)    // cmd_memory.go
 	return t
 }
 
