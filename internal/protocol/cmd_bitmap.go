@@ -337,4 +337,6 @@ func addBitmapCommands(t *Table) {
 	bm("bitcount", -2, FlagReadonly, 1, 1, "2.6.0", "Counts the number of set bits (population counting) in a string.", cmdBitCount)
 	bm("bitpos", -3, FlagReadonly, 1, 1, "2.8.7", "Finds the first set (1) or clear (0) bit in a string.", cmdBitPos)
 	bm("bitop", -4, w, 2, -1, "2.6.0", "Performs bitwise operations on multiple strings, and stores the result.", cmdBitOp)
+	t.add(&Command{Name: "lcs", Arity: -3, Flags: FlagReadonly, FirstKey: 1, LastKey: 2, Step: 1, Category: "string",
+		Group: "string", Since: "7.0.0", Summary: "Finds the longest common substring.", Handler: cmdLCS}) // cmd_lcs.go
 }

@@ -10,7 +10,7 @@ import (
 
 func init() {
 	for _, n := range []string{"setbit", "getbit", "bitcount", "bitpos", "bitop", "memory", "memory|usage", "memory|stats",
-		"memory|doctor", "memory|malloc-stats", "memory|purge", "memory|help", "role", "debug"} {
+		"memory|doctor", "memory|malloc-stats", "memory|purge", "memory|help", "role", "debug", "lcs"} {
 		extraCovered[n] = true // this file
 	}
 }
@@ -156,4 +156,29 @@ func TestRedisCLIMemkeys(t *testing.T) {
 	if n, _ := strconv.Atoi(m[1]); n < 50_000 {
 		t.Fatalf("redis-cli --memkeys reports %d bytes for a 50000-byte value:\n%s", n, out)
 	}
+}
+
+// TestLCS: replies taken from Redis 7.0.15 for its documented example.
+func TestLCS(t *testing.T) {
+	t.Parallel()
+	s := start(t, nil)
+	c := s.client(2)
+	c.MSet(ctx, "key1", "ohmytext", "key2", "mynewtext")
+	want(t, c, "mytext", "lcs", "key1", "key2")
+	want(t, c, int64(6), "lcs", "key1", "key2", "len")
+	want(t, c, []any{"matches", []any{
+		[]any{[]any{int64(4), int64(7)}, []any{int64(5), int64(8)}},
+		[]any{[]any{int64(2), int64(3)}, []any{int64(0), int64(1)}},
+	}, "len", int64(6)}, "lcs", "key1", "key2", "idx")
+	want(t, c, []any{"matches", []any{
+		[]any{[]any{int64(4), int64(7)}, []any{int64(5), int64(8)}, int64(4)},
+	}, "len", int64(6)}, "lcs", "key1", "key2", "idx", "minmatchlen", 4, "withmatchlen")
+	wantErr(t, c, "ERR If you want both the length and indexes, please just use IDX.", "lcs", "key1", "key2", "len", "idx")
+	wantErr(t, c, "ERR syntax error", "lcs", "key1", "key2", "bogus")
+	want(t, c, "", "lcs", "key1", "missing")
+	// A table over proto-max-bulk-len is refused, not allocated.
+	c.ConfigSet(ctx, "proto-max-bulk-len", "1mb")
+	c.Set(ctx, "long1", strings.Repeat("a", 1000), 0)
+	c.Set(ctx, "long2", strings.Repeat("b", 1000), 0)
+	wantErr(t, c, "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len", "lcs", "long1", "long2")
 }
