@@ -88,6 +88,7 @@ func New(cfg *config.Config, log *slog.Logger, level *slog.LevelVar) (*App, erro
 		Config:           (*configBackend)(a),
 		MaxClients:       cfg.MaxClients,
 		IdleTimeout:      cfg.Timeout,
+		TCPKeepAlive:     cfg.TCPKeepalive,
 		ProtoMaxBulkLen:  cfg.ProtoMaxBulkLen,
 		QueryBufferLimit: cfg.ClientQueryBufferLimit,
 		RequirePass:      cfg.RequirePass,
@@ -108,7 +109,7 @@ func New(cfg *config.Config, log *slog.Logger, level *slog.LevelVar) (*App, erro
 	a.Server.SetBusyReplyThreshold(time.Duration(cfg.BusyReplyThreshold) * time.Millisecond)
 	// stampede protection: leases for CACHE.*, broken by writes (the
 	// server's write observer) and by tag invalidations; swept in Run.
-	if a.Leases, err = lease.New(lease.Options{Clock: expire.System, Tags: a.Tags}); err != nil {
+	if a.Leases, err = lease.New(lease.Options{Clock: expire.System, Tags: a.Tags, Charge: st.AddMemory}); err != nil {
 		return nil, fmt.Errorf("build lease manager: %w", err)
 	}
 	a.Server.SetLeases(a.Leases)
@@ -313,6 +314,8 @@ func (a *App) apply(name string, c *config.Config) error {
 		a.Server.SetMaxClients(c.MaxClients)
 	case "timeout":
 		a.Server.SetIdleTimeout(c.Timeout)
+	case "tcp-keepalive":
+		a.Server.SetTCPKeepAlive(c.TCPKeepalive)
 	case "proto-max-bulk-len":
 		a.Server.SetProtoMaxBulkLen(c.ProtoMaxBulkLen)
 	case "client-query-buffer-limit":

@@ -94,8 +94,8 @@ func (s *Server) InfoText(sections []string, locksHeld bool) string {
 		return ss
 	}
 	for _, sec := range sections {
-		if seen[sec] {
-			continue
+		if seen[sec] || sec == "" {
+			continue // INFO "" names no section: Redis replies an empty text
 		}
 		seen[sec] = true
 		var fields []InfoField
@@ -332,6 +332,14 @@ func cmdConfigSet(c *Client, args [][]byte) {
 		return
 	}
 	for i := 2; i < len(args); i += 2 {
+		for j := 2; j < i; j += 2 {
+			if strings.EqualFold(string(args[i]), string(args[j])) {
+				c.addError("ERR CONFIG SET failed (possibly related to argument '" + strings.ToLower(string(args[i])) + "') - duplicate parameter")
+				return
+			}
+		}
+	}
+	for i := 2; i < len(args); i += 2 {
 		name := strings.ToLower(string(args[i]))
 		if err := c.srv.opts.Config.Set(name, string(args[i+1])); err != nil {
 			if err == ErrUnknownConfig {
@@ -562,7 +570,9 @@ func cmdCommandList(c *Client, args [][]byte) {
 		v := string(args[4])
 		switch {
 		case eq(args[3], "pattern"):
-			filter = func(cmd *Command) bool { return globMatch([]byte(v), []byte(cmd.Name), true) }
+			// Subcommands match by their full name, as Redis: "config*" lists
+			// config|get, and "set" does not match config|set.
+			filter = func(cmd *Command) bool { return globMatch([]byte(v), []byte(cmd.FullName()), true) }
 		case eq(args[3], "aclcat"):
 			filter = func(cmd *Command) bool {
 				for _, cat := range cmd.Categories() {

@@ -2,9 +2,11 @@ package protocol
 
 import (
 	"math"
+	"math/big"
 	"strconv"
 
 	"github.com/cachesrv/cachesrv/internal/expire"
+	"github.com/cachesrv/cachesrv/internal/longdouble"
 	"github.com/cachesrv/cachesrv/internal/store"
 )
 
@@ -173,9 +175,12 @@ func (c *Client) setGeneric(key, val []byte, o *setOpts, okReply bool) {
 		c.scratch = old
 	}
 	if (o.nx && exists) || (o.xx && !exists) {
-		if o.get {
+		switch {
+		case o.get:
 			c.addOld(old, exists)
-		} else {
+		case !okReply: // SETNX: an integer reply
+			c.addInt(0)
+		default:
 			c.addNull()
 		}
 		return
@@ -234,10 +239,14 @@ func (c *Client) addOld(old []byte, existed bool) {
 	}
 }
 
+// errOOMTooLarge answers a write of an entry that cannot fit under
+// maxmemory at all.
+const errOOMTooLarge = "OOM value is larger than maxmemory"
+
 func (c *Client) storeError(err error) {
 	switch err {
 	case store.ErrTooLarge:
-		c.addError("OOM value is larger than maxmemory")
+		c.addError(errOOMTooLarge)
 	case store.ErrKeyTooLarge:
 		c.addError(errStrTooBig)
 	default:
@@ -254,14 +263,9 @@ func cmdSet(c *Client, args [][]byte) {
 }
 
 func cmdSetNX(c *Client, args [][]byte) {
+	// The existence check and the write are one step under the key's lock:
+	// a concurrent SET cannot slip between them.
 	o := setOpts{nx: true}
-	sh, h := c.lockKey(args[1])
-	exists := sh.ExistsLocked(c.db, args[1], h, c.now)
-	c.unlock(sh)
-	if exists {
-		c.addInt(0)
-		return
-	}
 	c.setGeneric(args[1], args[2], &o, false)
 }
 
@@ -327,6 +331,19 @@ func cmdGetEx(c *Client, args [][]byte) {
 			return
 		}
 	}
+	sh, h := c.lockKey(args[1])
+	defer c.unlock(sh)
+	// As Redis: a missing key (or a wrong type) is answered before the
+	// expire time is validated, so GETEX missing EX 0 replies nil.
+	e, ok := sh.LookupLocked(c.db, args[1], h, c.now, c.lookupFlags())
+	switch {
+	case !ok:
+		c.addNull()
+		return
+	case e.Type != store.TypeString:
+		c.addError(errWrongType)
+		return
+	}
 	if set {
 		d, ok := c.ttlDeadline(ttl, unit, abs, noJitter, jitter)
 		if !ok {
@@ -334,12 +351,7 @@ func cmdGetEx(c *Client, args [][]byte) {
 		}
 		deadline = d
 	}
-	sh, h := c.lockKey(args[1])
-	defer c.unlock(sh)
-	e, ok := c.replyString(sh, args[1], h)
-	if !ok {
-		return
-	}
+	c.addBulk(e.Value)
 	switch {
 	case set && deadline <= c.now:
 		sh.DeleteLocked(c.db, args[1], h, c.now, store.Expired)
@@ -355,16 +367,20 @@ func cmdGetEx(c *Client, args [][]byte) {
 }
 
 func cmdMGet(c *Client, args [][]byte) {
+	// Every key's shard is locked for the whole read, so MGET sees one
+	// point in time (a concurrent MSET or EXEC is all or nothing).
+	c.lockKeys(args[1:])
+	defer c.unlockKeys()
 	c.addArray(len(args) - 1)
+	flags := c.lookupFlags()
 	for _, k := range args[1:] {
-		sh, h := c.lockKey(k)
-		e, ok := sh.LookupLocked(c.db, k, h, c.now, c.lookupFlags())
+		h := c.st.Hash(k)
+		e, ok := c.st.ShardFor(h).LookupLocked(c.db, k, h, c.now, flags)
 		if ok && e.Type == store.TypeString {
 			c.addBulk(e.Value)
 		} else {
 			c.addNull()
 		}
-		c.unlock(sh)
 	}
 }
 
@@ -466,8 +482,10 @@ func incrBy(c *Client, key []byte, by int64) {
 	c.addInt(cur)
 }
 
+// cmdIncrByFloat adds in long double precision as Redis does (package
+// longdouble), so replies match redis-server byte for byte.
 func cmdIncrByFloat(c *Client, args [][]byte) {
-	by, ok := parseFloat(args[2])
+	by, ok := longdouble.Parse(args[2])
 	if !ok {
 		c.addError(errNotFloat)
 		return
@@ -475,26 +493,26 @@ func cmdIncrByFloat(c *Client, args [][]byte) {
 	sh, h := c.lockKey(args[1])
 	defer c.unlock(sh)
 	e, found := sh.LookupLocked(c.db, args[1], h, c.now, store.NoStats)
-	var cur float64
+	cur := new(big.Float)
 	m := store.Meta{}
 	if found {
 		if e.Type != store.TypeString {
 			c.addError(errWrongType)
 			return
 		}
-		v, valid := parseFloat(e.Value)
+		v, valid := longdouble.Parse(e.Value)
 		if !valid {
 			c.addError(errNotFloat)
 			return
 		}
 		cur, m = v, e.Meta
 	}
-	cur += by
-	if math.IsNaN(cur) || math.IsInf(cur, 0) {
+	sum, ok := longdouble.Add(cur, by)
+	if !ok {
 		c.addError(errNaN)
 		return
 	}
-	c.scratch = formatDouble(c.scratch[:0], cur)
+	c.scratch = longdouble.AppendHuman(c.scratch[:0], sum)
 	if err := sh.SetLocked(c.db, args[1], h, c.scratch, m, c.now); err != nil {
 		c.storeError(err)
 		return
@@ -515,6 +533,10 @@ func cmdAppend(c *Client, args [][]byte) {
 		}
 		if int64(len(e.Value)+len(args[2])) > c.srv.maxBulk.Load() {
 			c.addError(errStrTooBig)
+			return
+		}
+		if !c.st.Fits(int64(len(args[1])), int64(len(e.Value)+len(args[2]))) {
+			c.storeError(store.ErrTooLarge)
 			return
 		}
 		m = e.Meta
@@ -622,8 +644,14 @@ func cmdSetRange(c *Client, args [][]byte) {
 		}
 		return
 	}
-	if off+int64(len(val)) > c.srv.maxBulk.Load() {
+	// Checked before anything is allocated, overflow-safe: off may be
+	// close to MaxInt64.
+	if off > c.srv.maxBulk.Load()-int64(len(val)) {
 		c.addError(errStrTooBig)
+		return
+	}
+	if !c.st.Fits(int64(len(args[1])), off+int64(len(val))) {
+		c.storeError(store.ErrTooLarge)
 		return
 	}
 	var cur []byte

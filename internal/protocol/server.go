@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cachesrv/cachesrv/internal/lease"
 	"github.com/cachesrv/cachesrv/internal/script"
 	"github.com/cachesrv/cachesrv/internal/store"
 	"github.com/cachesrv/cachesrv/internal/tags"
@@ -38,6 +39,7 @@ type Options struct {
 	Config           ConfigBackend
 	MaxClients       int
 	IdleTimeout      time.Duration
+	TCPKeepAlive     time.Duration // tcp-keepalive: probe period; 0 disables
 	ProtoMaxBulkLen  int64
 	QueryBufferLimit int64
 	RequirePass      string
@@ -89,6 +91,7 @@ type Server struct {
 
 	maxClients  atomic.Int64
 	idleTimeout atomic.Int64 // ns
+	keepAlive   atomic.Int64 // ns (tcp-keepalive)
 	maxBulk     atomic.Int64
 	maxQuery    atomic.Int64
 	jitter      atomic.Uint64 // math.Float64bits
@@ -112,6 +115,7 @@ type Server struct {
 	nextID   atomic.Int64
 	peak     atomic.Int64
 	writeObs atomic.Pointer[func(db int, key []byte)]
+	leases   *lease.Manager // set once by SetLeases, before serving
 	tags     *tags.Index
 	started  time.Time
 	stats    Stats
@@ -148,6 +152,7 @@ func New(o Options) *Server {
 	}
 	s.maxClients.Store(int64(o.MaxClients))
 	s.idleTimeout.Store(int64(o.IdleTimeout))
+	s.keepAlive.Store(int64(o.TCPKeepAlive))
 	s.maxBulk.Store(o.ProtoMaxBulkLen)
 	s.maxQuery.Store(o.QueryBufferLimit)
 	s.SetExpireJitter(o.ExpireJitter)
@@ -174,8 +179,12 @@ func New(o Options) *Server {
 func (s *Server) Table() *Table { return s.table }
 
 // Setters for settings CONFIG SET may change at run time.
-func (s *Server) SetMaxClients(n int)              { s.maxClients.Store(int64(n)) }
-func (s *Server) SetIdleTimeout(d time.Duration)   { s.idleTimeout.Store(int64(d)) }
+func (s *Server) SetMaxClients(n int)            { s.maxClients.Store(int64(n)) }
+func (s *Server) SetIdleTimeout(d time.Duration) { s.idleTimeout.Store(int64(d)) }
+
+// SetTCPKeepAlive changes the keepalive period of connections accepted from
+// now on (tcp-keepalive; 0 disables keepalive probes).
+func (s *Server) SetTCPKeepAlive(d time.Duration)  { s.keepAlive.Store(int64(d)) }
 func (s *Server) SetProtoMaxBulkLen(n int64)       { s.maxBulk.Store(n) }
 func (s *Server) SetQueryBufferLimit(n int64)      { s.maxQuery.Store(n) }
 func (s *Server) SetRequirePass(p string)          { s.acl.setDefaultPassword(p) }
@@ -222,10 +231,25 @@ func (s *Server) Serve(ln net.Listener) error {
 		}
 		delay = 0
 		s.stats.accepted.Add(1)
+		setKeepAlive(nc, time.Duration(s.keepAlive.Load()))
 		if !s.admit(nc) {
 			continue
 		}
 	}
+}
+
+// setKeepAlive applies tcp-keepalive to an accepted TCP connection (as
+// Redis: probes every period; 0 turns keepalive off).
+func setKeepAlive(nc net.Conn, d time.Duration) {
+	tc, ok := nc.(*net.TCPConn)
+	if !ok {
+		return
+	}
+	if d <= 0 {
+		tc.SetKeepAlive(false)
+		return
+	}
+	tc.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: d, Interval: d / 3, Count: 3})
 }
 
 func isTemporary(err error) bool {

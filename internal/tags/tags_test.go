@@ -3,6 +3,7 @@ package tags
 import (
 	"context"
 	"math/rand/v2"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -224,13 +225,23 @@ func TestInvalidateIsConstantTime(t *testing.T) {
 	for i := 0; i < 50000; i++ {
 		tagset(t, st, x, 0, "k"+strconv.Itoa(i), 0, "big")
 	}
-	start := time.Now()
-	n := x.Invalidate(0, [][]byte{[]byte("big")}, false, 0, false)
-	d := time.Since(start)
+	// Invalidation must not walk the tag's keys: with every shard locked
+	// (a walk would need their locks and block) it still completes. The
+	// generous deadline only turns a deadlock into a failure.
+	st.LockAll()
+	res := make(chan int64, 1)
+	go func() { res <- x.Invalidate(0, [][]byte{[]byte("big")}, false, 0, false) }()
+	var n int64
+	select {
+	case n = <-res:
+	case <-time.After(30 * time.Second):
+		st.UnlockAll()
+		t.Fatal("INVALIDATE of one tag blocked on the shard locks: it walks the keys")
+	}
+	st.UnlockAll()
 	if n != 50000 {
 		t.Fatalf("invalidated %d", n)
 	}
-	t.Logf("INVALIDATE of 50,000 keys took %v (no walk)", d)
 	if live(st, 0, "k1") {
 		t.Fatal("invalidated key still live")
 	}
@@ -306,5 +317,71 @@ func TestInvalidatedSinceSurvivesFreedTags(t *testing.T) {
 	}
 	if x.InvalidatedSince(0, [][]byte{[]byte("T")}, x.Seq()) {
 		t.Fatal("nothing happened after the current sequence")
+	}
+}
+
+// TestInvalidatedSinceRemembersUnknownTags: invalidating a tag that no key
+// carries is remembered for leases granted before it, within a bounded,
+// accounted memory; past the bound the answer turns conservative.
+func TestInvalidatedSinceRemembersUnknownTags(t *testing.T) {
+	st, x, _ := newIndex(t)
+	x.opts.MaxRemembered = 4
+	seq := x.Seq()
+	used := st.UsedMemory()
+	x.Invalidate(0, [][]byte{[]byte("nobody")}, false, 0, false)
+	if !x.InvalidatedSince(0, [][]byte{[]byte("nobody")}, seq) {
+		t.Fatal("invalidation of an unregistered tag forgotten")
+	}
+	if x.InvalidatedSince(0, [][]byte{[]byte("other")}, seq) || x.InvalidatedSince(1, [][]byte{[]byte("nobody")}, seq) {
+		t.Fatal("an unrelated tag or database reported invalidated")
+	}
+	if x.InvalidatedSince(0, [][]byte{[]byte("nobody")}, x.Seq()) {
+		t.Fatal("a lease granted after the invalidation reported stale")
+	}
+	if st.UsedMemory() <= used {
+		t.Fatal("remembered invalidation not charged")
+	}
+	seq2 := x.Seq()
+	for i := 0; i < 10; i++ {
+		x.Invalidate(0, [][]byte{[]byte("t" + string(rune('a'+i)))}, true, 1000, false)
+	}
+	if len(x.unknown) > 4 {
+		t.Fatalf("%d remembered, bound 4", len(x.unknown))
+	}
+	// Forgotten ones are answered conservatively.
+	if !x.InvalidatedSince(0, [][]byte{[]byte("ta")}, seq2) {
+		t.Fatal("a forgotten invalidation reported fresh")
+	}
+}
+
+// TestNewTagsCostConstantAmortised: registering a tag does not copy the
+// id table, so with 100,000 tags registered the next ones allocate about
+// what they hold (issue 12, item 11).
+func TestNewTagsCostConstantAmortised(t *testing.T) {
+	_, x, _ := newIndex(t)
+	var held [][]byte
+	name := func(i int) [][]byte { return [][]byte{[]byte("tag:" + strconv.Itoa(i))} }
+	for i := 0; i < 100_000; i++ {
+		refs, err := x.Resolve(0, name(i), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, refs)
+	}
+	var a, b runtime.MemStats
+	runtime.ReadMemStats(&a)
+	for i := 100_000; i < 101_000; i++ {
+		refs, err := x.Resolve(0, name(i), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, refs)
+	}
+	runtime.ReadMemStats(&b)
+	if per := (b.TotalAlloc - a.TotalAlloc) / 1000; per > 2048 {
+		t.Fatalf("a new tag with 100,000 registered allocated %d bytes (the id table is being copied)", per)
+	}
+	for _, r := range held {
+		x.Release(r)
 	}
 }
