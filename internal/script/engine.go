@@ -45,13 +45,19 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// ReplyError is an error whose text is a complete RESP error reply
+// (code and message, as Redis words it).
+type ReplyError string
+
+func (e ReplyError) Error() string { return string(e) }
+
 // Errors Run and Load report, with Redis 7's texts.
 var (
-	ErrNoScript  = errors.New("NOSCRIPT No matching script. Please use EVAL.")
-	ErrNotBusy   = errors.New("NOTBUSY No scripts in execution right now.")
-	ErrKillWrote = errors.New("UNKILLABLE Sorry the script already executed write commands against the dataset. " +
+	ErrNoScript  error = ReplyError("NOSCRIPT No matching script. Please use EVAL.")
+	ErrNotBusy   error = ReplyError("NOTBUSY No scripts in execution right now.")
+	ErrKillWrote error = ReplyError("UNKILLABLE Sorry the script already executed write commands against the dataset. " +
 		"You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.")
-	ErrTooLarge = errors.New("ERR script is larger than the script cache (lua-cache-max-bytes)")
+	ErrTooLarge error = ReplyError("ERR script is larger than the script cache (64 MiB)")
 )
 
 var (
@@ -404,7 +410,7 @@ func (e *Engine) errorText(ctx context.Context, r *run, err error) string {
 		msg = "ERR Script killed by user with SCRIPT KILL..."
 		line = 1
 	case errors.Is(cause, errMemory):
-		msg = "ERR Script used more memory than lua-memory-limit allows"
+		msg = "ERR Script stopped: it grew the heap past the per-script memory limit"
 		line = 1
 	default:
 		var api *lua.ApiError

@@ -190,7 +190,7 @@ func TestMemoryLimit(t *testing.T) {
 	e := New(Options{MemoryLimit: 64 << 20})
 	c := &fakeCaller{kv: map[string]string{}}
 	res := eval(t, e, "local t = {} local i = 0 while true do i = i + 1 t[i] = string.rep('x', 1000) .. i end", nil, nil, 2, c)
-	if !strings.HasPrefix(res.Err, "ERR Script used more memory than lua-memory-limit allows") {
+	if !strings.HasPrefix(res.Err, "ERR Script stopped: it grew the heap past the per-script memory limit") {
 		t.Fatalf("err = %q", res.Err)
 	}
 	// The engine keeps working afterwards.
