@@ -45,6 +45,8 @@ var nonDefault = map[string]string{
 	"slowlog-max-len":            "1024",
 	"busy-reply-threshold":       "250",
 	"tags-max-per-key":           "8",
+	"tracking-table-max-keys":    "5000",
+	"notify-keyspace-events":     "KEA",
 	"tag-max-len":                "64",
 	"metrics-addr":               ":9100",
 	"log-level":                  "debug",
@@ -119,6 +121,7 @@ func TestParamsMetadata(t *testing.T) {
 		"hz", "active-expire-effort", "slowlog-log-slower-than", "slowlog-max-len", "expire-jitter",
 		"log-level", "tags-max-per-key", "tag-max-len", "client-output-buffer-limit", "tcp-keepalive", "client-output-timeout",
 		"busy-reply-threshold",
+		"tracking-table-max-keys", "notify-keyspace-events",
 	}
 	for _, p := range ps {
 		if p.Name != strings.ToLower(p.Name) || strings.ContainsAny(p.Name, " _") {

@@ -288,9 +288,12 @@ func cmdFlushDB(c *Client, args [][]byte) {
 		return
 	}
 	c.lockAll()
+	c.srv.tracking.setFlushing(true)
 	c.st.FlushDBLocked(c.db)
+	c.srv.tracking.setFlushing(false)
 	c.unlockAll()
 	c.keyspaceReplaced()
+	c.srv.tracking.flushed()
 	c.addOK()
 }
 
@@ -299,9 +302,12 @@ func cmdFlushAll(c *Client, args [][]byte) {
 		return
 	}
 	c.lockAll()
+	c.srv.tracking.setFlushing(true)
 	c.st.FlushAllLocked()
+	c.srv.tracking.setFlushing(false)
 	c.unlockAll()
 	c.keyspaceReplaced()
+	c.srv.tracking.flushed()
 	c.addOK()
 }
 
@@ -338,6 +344,7 @@ func cmdSwapDB(c *Client, args [][]byte) {
 	}
 	c.unlockAll()
 	c.keyspaceReplaced()
+	c.srv.tracking.flushed()
 	c.addOK()
 }
 

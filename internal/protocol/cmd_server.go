@@ -137,7 +137,7 @@ func (s *Server) InfoText(sections []string, locksHeld bool) string {
 			add("client_recent_max_input_buffer", 0)
 			add("client_recent_max_output_buffer", 0)
 			add("blocked_clients", 0)
-			add("tracking_clients", 0)
+			add("tracking_clients", s.tracking.numClients())
 			add("clients_in_timeout_table", 0)
 		case "memory":
 			used := s.st.UsedMemory()
@@ -198,8 +198,11 @@ func (s *Server) InfoText(sections []string, locksHeld bool) string {
 			add("evicted_clients", 0)
 			add("keyspace_hits", hits)
 			add("keyspace_misses", misses)
-			add("pubsub_channels", 0)
-			add("pubsub_patterns", 0)
+			for _, f := range s.trackingInfo() {
+				if f.Name != "tracking_clients" {
+					fields = append(fields, f)
+				}
+			}
 			add("total_error_replies", errs)
 			add("deleted_keys", st.RemovedBy(store.Deleted))
 			add("invalidated_keys", st.RemovedBy(store.Invalidated))

@@ -68,6 +68,11 @@ type Options struct {
 	// OutputTimeout closes a client whose replies make no progress for this
 	// long (client-output-timeout); 0 never does.
 	OutputTimeout time.Duration
+	// PubSubLimit is client-output-buffer-limit for the pubsub class: it
+	// bounds the pending messages of subscribed clients (push.go).
+	PubSubLimit OutputLimit
+	// TrackingMaxKeys is tracking-table-max-keys (0 = unlimited).
+	TrackingMaxKeys int64
 }
 
 // OutputLimit bounds a client's pending output: the replies produced but
@@ -96,6 +101,12 @@ type Server struct {
 	maxQuery    atomic.Int64
 	jitter      atomic.Uint64 // math.Float64bits
 	outLimit    atomic.Pointer[outputLimits]
+	pubsubLimit atomic.Pointer[outputLimits]
+	pushStats   pushStats
+	pubsub      pubsubRegistry
+	tracking    trackingTable
+	monitors    monitors
+	notify      atomic.Uint32 // notify-keyspace-events classes (notify.go)
 
 	acl      *aclUsers
 	aclLog   aclLog
@@ -157,6 +168,9 @@ func New(o Options) *Server {
 	s.maxQuery.Store(o.QueryBufferLimit)
 	s.SetExpireJitter(o.ExpireJitter)
 	s.SetOutputLimit(o.OutputLimit, o.OutputTimeout)
+	s.SetPubSubLimit(o.PubSubLimit)
+	s.pubsub.init()
+	s.tracking.init(s, o.TrackingMaxKeys)
 	s.slowlog.slower.Store(o.SlowlogSlower)
 	s.slowlog.maxLen.Store(int64(o.SlowlogMaxLen))
 	s.table = buildTable()
@@ -328,7 +342,9 @@ func (s *Server) serveClient(c *Client) {
 			s.stats.panics.Add(1)
 			s.log.Error("panic in connection loop", "addr", c.addr, "panic", r, "stack", string(debug.Stack()))
 		}
+		c.dropPushSources()
 		c.release()
+		c.stopPushes()
 		c.closeGracefully()
 		s.mu.Lock()
 		delete(s.clients, c)
@@ -361,6 +377,9 @@ func (s *Server) serveClient(c *Client) {
 				continue
 			}
 			s.execute(c, args)
+			if c.trk != nil {
+				c.afterCommandTracking(args)
+			}
 			if c.closeAfter {
 				c.flush()
 				return
@@ -372,6 +391,9 @@ func (s *Server) serveClient(c *Client) {
 			}
 		}
 		if len(c.out) > 0 && !c.flush() {
+			return
+		}
+		if !c.pushIdle() {
 			return
 		}
 		if s.closing.Load() || c.killed.Load() {
@@ -400,6 +422,7 @@ func (s *Server) serveClient(c *Client) {
 		}
 		n, err := c.nc.Read(c.p.buf[c.p.w:])
 		if n > 0 {
+			c.pushBusy()
 			c.p.w += n
 			c.netIn += int64(n)
 			s.stats.netIn.Add(int64(n))
@@ -467,6 +490,8 @@ func (c *Client) flush() bool {
 		c.out = nil
 		return false
 	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	var err error
 	for off := 0; off < len(c.out) && err == nil; {
 		if lim.active || !c.wdl.IsZero() {
@@ -516,6 +541,11 @@ func (s *Server) SetOutputLimit(l OutputLimit, timeout time.Duration) {
 	o := &outputLimits{hard: l.Hard, soft: l.Soft, softDur: time.Duration(l.SoftSeconds) * time.Second, timeout: timeout}
 	o.active = o.timeout > 0 || (o.soft > 0 && o.softDur > 0)
 	s.outLimit.Store(o)
+}
+
+// SetPubSubLimit changes client-output-buffer-limit for the pubsub class.
+func (s *Server) SetPubSubLimit(l OutputLimit) {
+	s.pubsubLimit.Store(&outputLimits{hard: l.Hard, soft: l.Soft, softDur: time.Duration(l.SoftSeconds) * time.Second})
 }
 
 // armWrite sets the write deadline for writing pending bytes: timeout
@@ -617,6 +647,13 @@ func (s *Server) execute(c *Client, args [][]byte) {
 			return
 		}
 	}
+	if c.resp == 2 && c.subCount.Load() > 0 && !subscribedModeAllows(cmd) {
+		c.addError(subscribedModeError(cmd))
+		if c.multi {
+			c.multiErr = true
+		}
+		return
+	}
 	if cmd.Flags&FlagDenyOOM != 0 && !c.inExec && s.st.OverLimit() {
 		// An argument larger than the whole budget can never be stored:
 		// refuse it before evicting anything on its behalf.
@@ -668,7 +705,14 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 	c.aCmd.Store(cmd)
 	c.lastUsed.Store(c.now)
 	mark := len(c.out)
+	if c.trk != nil {
+		c.trackRead(cmd, args)
+	}
 	s.invoke(c, cmd, args)
+	if s.monitors.n.Load() > 0 {
+		// After the command, as Redis 7 does.
+		s.feedMonitors(c, cmd, args, start)
+	}
 	if c.replyOff || c.replySkip > 0 {
 		c.out = c.out[:mark]
 		if c.replySkip > 0 {
