@@ -249,6 +249,7 @@ func buildTable() *Table {
 	addScriptingCommands(t) // cmd_script.go
 	addBitmapCommands(t)    // cmd_bitmap.go
 	addMemoryCommands(t)    // cmd_memory.go
+	addCollCommands(t)      // hashes, lists, sets, sorted sets (cmd_coll_table.go)
 	return t
 }
 

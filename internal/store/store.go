@@ -401,6 +401,11 @@ func (st *Store) ExpireShard(i int, nowMs int64, max int) (int, bool) {
 	sh := &st.shards[i]
 	sh.mu.Lock()
 	n, more := sh.expireDueLocked(nowMs, max)
+	// Hashes with expired fields are rewritten, not removed: they are not
+	// counted as expired keys.
+	if _, fmore := sh.reapFieldsLocked(nowMs, max); fmore {
+		more = true
+	}
 	if !more && n > 0 {
 		sh.CompactLocked()
 	}
