@@ -130,6 +130,7 @@ func New(cfg *config.Config, log *slog.Logger, level *slog.LevelVar) (*App, erro
 		TrackingMaxKeys:  cfg.TrackingTableMaxKeys,
 	})
 	a.Server.SetTags(a.Tags)
+	a.Server.SetBusyReplyThreshold(time.Duration(cfg.BusyReplyThreshold) * time.Millisecond)
 	a.Server.SetNotifyKeyspaceEvents(cfg.NotifyKeyspaceEvents)
 	// stampede protection: leases for CACHE.*, broken by writes (the
 	// server's write observer) and by tag invalidations; swept in Run.
@@ -312,6 +313,11 @@ func (b *configBackend) Get(pattern string) [][2]string {
 	}
 	// Read-only Redis settings that tools such as redis-benchmark query:
 	// cachesrv keeps no persistence.
+	if config.Glob(pattern, "lua-time-limit", true) { // Redis's old name of busy-reply-threshold
+		if v, ok := a.cfg.Get("busy-reply-threshold"); ok {
+			out = append(out, [2]string{"lua-time-limit", v})
+		}
+	}
 	for _, kv := range [][2]string{{"appendonly", "no"}} {
 		if config.Glob(pattern, kv[0], true) {
 			out = append(out, kv)
@@ -324,6 +330,9 @@ func (b *configBackend) Set(name, value string) error {
 	a := (*App)(b)
 	a.cfgMu.Lock()
 	defer a.cfgMu.Unlock()
+	if name == "lua-time-limit" {
+		name = "busy-reply-threshold"
+	}
 	next := a.cfg.Clone()
 	if err := next.Set(name, value); err != nil {
 		if errors.Is(err, config.ErrUnknownParam) {
@@ -393,6 +402,8 @@ func (a *App) apply(name string, c *config.Config) error {
 		a.level.Set(c.SlogLevel())
 	case "dir", "dbfilename", "save", "save-on-shutdown":
 		a.Persist.Configure(persistSettings(c))
+	case "busy-reply-threshold":
+		a.Server.SetBusyReplyThreshold(time.Duration(c.BusyReplyThreshold) * time.Millisecond)
 	case "tags-max-per-key", "tag-max-len":
 		a.Tags.SetLimits(c.TagsMaxPerKey, c.TagMaxLen)
 	}

@@ -94,6 +94,10 @@ type Config struct {
 	SlowlogLogSlowerThan int64 // slowlog-log-slower-than: microseconds; negative disables
 	SlowlogMaxLen        int   // slowlog-max-len
 
+	// Scripting.
+
+	BusyReplyThreshold int64 // busy-reply-threshold (alias lua-time-limit): ms before -BUSY
+
 	// Tags.
 
 	TagsMaxPerKey int // tags-max-per-key
@@ -186,6 +190,7 @@ func Default() *Config {
 
 		SlowlogLogSlowerThan: 10000,
 		SlowlogMaxLen:        128,
+		BusyReplyThreshold:   5000,
 
 		TagsMaxPerKey: 32,
 		TagMaxLen:     256,

@@ -67,6 +67,7 @@ var nonDefault = map[string]string{
 	"save":                        "3600 1 300 100",
 	"start-empty-on-bad-snapshot": "yes",
 	"save-on-shutdown":            "yes",
+	"busy-reply-threshold":        "250",
 }
 
 func TestDefaultIsValid(t *testing.T) {
@@ -133,6 +134,7 @@ func TestParamsMetadata(t *testing.T) {
 		"requirepass", "maxclients", "timeout", "proto-max-bulk-len", "client-query-buffer-limit",
 		"hz", "active-expire-effort", "slowlog-log-slower-than", "slowlog-max-len", "expire-jitter",
 		"log-level", "tags-max-per-key", "tag-max-len", "client-output-buffer-limit", "tcp-keepalive", "client-output-timeout",
+		"busy-reply-threshold",
 		"hash-max-listpack-entries", "hash-max-listpack-value", "set-max-intset-entries", "set-max-listpack-entries",
 		"set-max-listpack-value", "zset-max-listpack-entries", "zset-max-listpack-value", "list-max-listpack-size",
 		"list-compress-depth", "tracking-table-max-keys", "notify-keyspace-events",

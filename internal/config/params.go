@@ -293,6 +293,10 @@ func baseParams() []*param {
 			"entries kept in the slow log"),
 			func(c *Config) *int { return &c.SlowlogMaxLen }, 0, maxInt32)),
 
+		withSection("Scripting", intParam(meta("busy-reply-threshold", "milliseconds", redis|mutable,
+			"a script running longer than this makes the server reply -BUSY to other clients until it ends or SCRIPT KILL stops it; CONFIG GET/SET also take its old name lua-time-limit"),
+			func(c *Config) *int64 { return &c.BusyReplyThreshold }, 1, math.MaxInt32)),
+
 		withSection("Tags", intParam(meta("tags-max-per-key", "int", mutable,
 			"most tags one key may carry, 1 to 255 (what an entry can hold)"),
 			func(c *Config) *int { return &c.TagsMaxPerKey }, 1, 255)),

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/cachesrv/cachesrv/internal/lease"
+	"github.com/cachesrv/cachesrv/internal/script"
 	"github.com/cachesrv/cachesrv/internal/store"
 	"github.com/cachesrv/cachesrv/internal/tags"
 )
@@ -135,6 +136,9 @@ type Server struct {
 	stats    Stats
 	slowlog  slowlog
 	loading  atomic.Bool // a snapshot is loading: -LOADING (cmd_persist.go)
+
+	scripts   *script.Engine // EVAL and friends (cmd_script.go)
+	luaClient *Client        // the pseudo client scripts run commands on
 }
 
 // New builds a server around a store.
@@ -180,6 +184,7 @@ func New(o Options) *Server {
 	if o.AuditLogger != nil {
 		s.audit = newAuditor(o.AuditLogger, s.table)
 	}
+	s.initScripting()
 	s.redact = make([]bool, len(s.table.all))
 	for _, name := range []string{"auth", "hello", "acl|setuser", "acl|deluser", "acl|getuser", "acl|dryrun", "config|set"} {
 		if cmd := s.table.lookupFull(name); cmd != nil {
@@ -628,6 +633,9 @@ func (s *Server) execute(c *Client, args [][]byte) {
 			return
 		}
 		cmd = sub
+	}
+	if s.scripts.Running() && s.busyRefused(c, cmd) {
+		return
 	}
 	if !c.authenticated && cmd.Flags&FlagNoAuth == 0 && !s.acl.defaultOpen() {
 		c.addError("NOAUTH Authentication required.")
