@@ -499,9 +499,19 @@ func TestTCPKeepAliveApplied(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, port, _ := net.SplitHostPort(s.Addr)
-		out, err := exec.Command("ss", "-tno", "state", "established", "( sport = :"+port+" )").CombinedOutput()
-		if err != nil {
-			t.Fatalf("ss: %v %s", err, out)
+		// While the reply is unacknowledged the kernel shows its
+		// retransmit timer instead ("timer:(on,..."): look again, bounded.
+		var out []byte
+		for try := 0; try < 100; try++ {
+			var err error
+			out, err = exec.Command("ss", "-tno", "state", "established", "( sport = :"+port+" )").CombinedOutput()
+			if err != nil {
+				t.Fatalf("ss: %v %s", err, out)
+			}
+			if strings.Contains(string(out), ":"+port) && !strings.Contains(string(out), "timer:(on") {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 		if !strings.Contains(string(out), ":"+port) || !tc.timerOK(string(out)) {
 			t.Fatalf("tcp-keepalive %d: server socket %s", tc.secs, out)
