@@ -70,6 +70,19 @@ type Config struct {
 	LFULogFactor     int    // lfu-log-factor
 	LFUDecayTime     int    // lfu-decay-time: minutes
 
+	// Collection encodings: Redis's thresholds, accepted for compatibility.
+	// Every collection uses one compact encoding whatever its size, so they
+	// change nothing (docs/datatypes.md).
+	HashMaxListpackEntries int // hash-max-listpack-entries
+	HashMaxListpackValue   int // hash-max-listpack-value
+	SetMaxIntsetEntries    int // set-max-intset-entries
+	SetMaxListpackEntries  int // set-max-listpack-entries
+	SetMaxListpackValue    int // set-max-listpack-value
+	ZSetMaxListpackEntries int // zset-max-listpack-entries
+	ZSetMaxListpackValue   int // zset-max-listpack-value
+	ListMaxListpackSize    int // list-max-listpack-size
+	ListCompressDepth      int // list-compress-depth
+
 	// Expiry.
 
 	Hz                 int     // hz: background task frequency
@@ -148,6 +161,16 @@ func Default() *Config {
 		MaxMemorySamples: 5,
 		LFULogFactor:     10,
 		LFUDecayTime:     1,
+
+		HashMaxListpackEntries: 128,
+		HashMaxListpackValue:   64,
+		SetMaxIntsetEntries:    512,
+		SetMaxListpackEntries:  128,
+		SetMaxListpackValue:    64,
+		ZSetMaxListpackEntries: 128,
+		ZSetMaxListpackValue:   64,
+		ListMaxListpackSize:    -2,
+		ListCompressDepth:      0,
 
 		Hz:                 10,
 		ActiveExpireEffort: 1,

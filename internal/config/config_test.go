@@ -38,6 +38,15 @@ var nonDefault = map[string]string{
 	"maxmemory-samples":          "10",
 	"lfu-log-factor":             "5",
 	"lfu-decay-time":             "2",
+	"hash-max-listpack-entries":  "256",
+	"hash-max-listpack-value":    "32",
+	"set-max-intset-entries":     "1024",
+	"set-max-listpack-entries":   "64",
+	"set-max-listpack-value":     "16",
+	"zset-max-listpack-entries":  "64",
+	"zset-max-listpack-value":    "16",
+	"list-max-listpack-size":     "-3",
+	"list-compress-depth":        "1",
 	"hz":                         "100",
 	"active-expire-effort":       "7",
 	"expire-jitter":              "0.1",
@@ -119,7 +128,9 @@ func TestParamsMetadata(t *testing.T) {
 		"requirepass", "maxclients", "timeout", "proto-max-bulk-len", "client-query-buffer-limit",
 		"hz", "active-expire-effort", "slowlog-log-slower-than", "slowlog-max-len", "expire-jitter",
 		"log-level", "tags-max-per-key", "tag-max-len", "client-output-buffer-limit", "tcp-keepalive", "client-output-timeout",
-		"tracking-table-max-keys", "notify-keyspace-events",
+		"hash-max-listpack-entries", "hash-max-listpack-value", "set-max-intset-entries", "set-max-listpack-entries",
+		"set-max-listpack-value", "zset-max-listpack-entries", "zset-max-listpack-value", "list-max-listpack-size",
+		"list-compress-depth", "tracking-table-max-keys", "notify-keyspace-events",
 	}
 	for _, p := range ps {
 		if p.Name != strings.ToLower(p.Name) || strings.ContainsAny(p.Name, " _") {
@@ -274,7 +285,7 @@ func TestMatch(t *testing.T) {
 		"MAX?EMORY":   {"maxmemory"},
 		"tls-*-file":  {"tls-cert-file", "tls-key-file", "tls-ca-cert-file"},
 		"slowlog-*":   {"slowlog-log-slower-than", "slowlog-max-len"},
-		"[hp]*":       {"port", "protected-mode", "proto-max-bulk-len", "hz"},
+		"[hp]*":       {"port", "protected-mode", "proto-max-bulk-len", "hash-max-listpack-entries", "hash-max-listpack-value", "hz"},
 		"nothing*":    nil,
 		"requirepass": {"requirepass"},
 	} {

@@ -509,6 +509,7 @@ func (o *Client) kill(by *Client) {
 		return
 	}
 	o.nc.Close()
+	o.srv.blocked.cancel(o) // a client blocked in BLPOP and friends
 }
 
 func cmdClientHelp(c *Client, args [][]byte) {

@@ -136,7 +136,7 @@ func (s *Server) InfoText(sections []string, locksHeld bool) string {
 			add("maxclients", s.maxClients.Load())
 			add("client_recent_max_input_buffer", 0)
 			add("client_recent_max_output_buffer", 0)
-			add("blocked_clients", 0)
+			add("blocked_clients", s.blocked.blocked())
 			add("tracking_clients", s.tracking.numClients())
 			add("clients_in_timeout_table", 0)
 		case "memory":

@@ -125,6 +125,7 @@ type Server struct {
 	nextID   atomic.Int64
 	peak     atomic.Int64
 	writeObs atomic.Pointer[func(db int, key []byte)]
+	blocked  blockRegistry  // clients in BLPOP and friends (blocking.go)
 	leases   *lease.Manager // set once by SetLeases, before serving
 	tags     *tags.Index
 	started  time.Time
@@ -301,6 +302,7 @@ func (s *Server) admit(nc net.Conn) bool {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing.Store(true)
+	s.blocked.close()
 	for ln := range s.listeners {
 		ln.Close()
 	}
