@@ -132,8 +132,9 @@ func (sh *Shard) Lock() { sh.mu.Lock() }
 // Unlock releases the shard's lock, then lets the eviction policy catch up
 // with the shards' events when it is due (see storePolicy).
 func (sh *Shard) Unlock() {
+	st := sh.st // read under the lock: a flush's reset rewrites sh.st
 	sh.mu.Unlock()
-	sh.st.maintain()
+	st.maintain()
 }
 
 // Index returns the shard's position in the store.
