@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cachesrv/cachesrv/internal/config/glob"
+	"github.com/cachesrv/cachesrv/internal/origin/spec"
 )
 
 // Sentinel errors. Compare with errors.Is.
@@ -96,6 +97,16 @@ type Config struct {
 	ShutdownTimeout time.Duration // shutdown-timeout
 	AuditLog        bool          // audit-log
 
+	// Origins (docs/origins.md).
+
+	Dir                string        // dir: working directory (write-behind journals)
+	OriginsWarmOnStart bool          // origins-warm-on-start
+	OriginsWarmTimeout time.Duration // origins-warm-timeout
+	// Origins holds the "origins" and "routes" sections of the file; they
+	// are not settings (no flag, environment variable or CONFIG GET, so
+	// connection strings never show there). Validated by internal/origin.
+	Origins spec.Config
+
 	// ConfigFile is the YAML file the configuration was loaded from ("" if
 	// none); Rewrite writes there by default. It is not a setting.
 	ConfigFile string
@@ -159,6 +170,10 @@ func Default() *Config {
 		LogFormat:       "text",
 		ShutdownTimeout: 10 * time.Second,
 		AuditLog:        false,
+
+		Dir:                ".",
+		OriginsWarmOnStart: true,
+		OriginsWarmTimeout: 30 * time.Second,
 	}
 }
 

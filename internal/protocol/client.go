@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cachesrv/cachesrv/internal/origin"
 	"github.com/cachesrv/cachesrv/internal/store"
 )
 
@@ -71,6 +72,8 @@ type Client struct {
 	aCmd     atomic.Pointer[Command]
 	rnd      uint64
 	bufAcct  int64 // buffer bytes added to the store's used memory
+
+	originTickets []origin.Ticket // write-behind writes to make durable after the command (cmd_origin.go)
 
 	info struct {
 		sync.Mutex

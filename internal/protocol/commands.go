@@ -221,6 +221,7 @@ func buildTable() *Table {
 	bf("bf.mexists", -3, r|f, "1.0.0", "Checks whether one or more items exist in a Bloom Filter: BF.MEXISTS key item [item ...].", cmdBFMExists)
 	bf("bf.info", -2, r|f, "1.0.0", "Returns information about a Bloom Filter: BF.INFO key [CAPACITY | SIZE | FILTERS | ITEMS | EXPANSION].", cmdBFInfo)
 	bf("bf.card", 2, r|f, "2.4.4", "Returns the cardinality of a Bloom filter: BF.CARD key.", cmdBFCard)
+	originCommands(t)
 	return t
 }
 

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cachesrv/cachesrv/internal/origin"
 	"github.com/cachesrv/cachesrv/internal/store"
 	"github.com/cachesrv/cachesrv/internal/tags"
 )
@@ -112,6 +113,7 @@ type Server struct {
 	peak     atomic.Int64
 	writeObs atomic.Pointer[func(db int, key []byte)]
 	tags     *tags.Index
+	origins  *origin.Manager // nil without origins (cmd_origin.go)
 	started  time.Time
 	stats    Stats
 	slowlog  slowlog
@@ -636,7 +638,14 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 	c.aCmd.Store(cmd)
 	c.lastUsed.Store(c.now)
 	mark := len(c.out)
-	s.invoke(c, cmd, args)
+	if s.origins != nil && cmd.Flags&FlagWrite != 0 && !c.originCheckWrite(cmd, args) {
+		c.failed = true
+	} else {
+		s.invoke(c, cmd, args)
+	}
+	if len(c.originTickets) > 0 {
+		c.originDurable(mark)
+	}
 	if c.replyOff || c.replySkip > 0 {
 		c.out = c.out[:mark]
 		if c.replySkip > 0 {
