@@ -111,7 +111,7 @@ func New(cfg *config.Config, log *slog.Logger, level *slog.LevelVar) (*App, erro
 	a.Server.SetTags(a.Tags)
 	// stampede protection: leases for CACHE.*, broken by writes (the
 	// server's write observer) and by tag invalidations; swept in Run.
-	if a.Leases, err = lease.New(lease.Options{Clock: expire.System, Tags: a.Tags}); err != nil {
+	if a.Leases, err = lease.New(lease.Options{Clock: expire.System, Tags: a.Tags, Charge: st.AddMemory}); err != nil {
 		return nil, fmt.Errorf("build lease manager: %w", err)
 	}
 	a.Server.SetLeases(a.Leases)

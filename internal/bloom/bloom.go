@@ -327,12 +327,21 @@ func (f Filter) Add(item []byte) AddResult {
 	return Added
 }
 
-// Grow returns a copy of f with a new, empty sub-filter appended (capacity
-// × expansion, error × Tightening), or ErrTooLarge.
-func (f Filter) Grow() (Filter, error) {
-	n := f.NumFilters()
-	if n >= MaxFilters {
-		return nil, ErrTooLarge
+// GrownSize returns the encoded size Grow would give f, without
+// allocating it (callers check it against their memory bound), or
+// ErrTooLarge.
+func (f Filter) GrownSize() (int, error) {
+	_, _, bits, _, err := f.nextSub()
+	if err != nil {
+		return 0, err
+	}
+	return len(f) + subHdr + int(bits/8), nil
+}
+
+// nextSub sizes the sub-filter Grow appends.
+func (f Filter) nextSub() (capacity uint64, errRate float64, bits uint64, k uint32, err error) {
+	if f.NumFilters() >= MaxFilters {
+		return 0, 0, 0, 0, ErrTooLarge
 	}
 	last := f.last()
 	lastCap := binary.LittleEndian.Uint64(last[0:])
@@ -341,13 +350,24 @@ func (f Filter) Grow() (Filter, error) {
 		exp = 1
 	}
 	if lastCap > math.MaxUint64/exp {
-		return nil, ErrTooLarge
+		return 0, 0, 0, 0, ErrTooLarge
 	}
-	capacity := lastCap * exp
-	errRate := math.Float64frombits(binary.LittleEndian.Uint64(last[16:])) * Tightening
+	capacity = lastCap * exp
+	errRate = math.Float64frombits(binary.LittleEndian.Uint64(last[16:])) * Tightening
 	bits, k, ok := sizing(capacity, errRate)
 	if !ok || uint64(len(f))+subHdr+bits/8 > MaxBytes {
-		return nil, ErrTooLarge
+		return 0, 0, 0, 0, ErrTooLarge
+	}
+	return capacity, errRate, bits, k, nil
+}
+
+// Grow returns a copy of f with a new, empty sub-filter appended (capacity
+// × expansion, error × Tightening), or ErrTooLarge.
+func (f Filter) Grow() (Filter, error) {
+	n := f.NumFilters()
+	capacity, errRate, bits, k, err := f.nextSub()
+	if err != nil {
+		return nil, err
 	}
 	g := make(Filter, len(f)+subHdr+int(bits/8))
 	copy(g, f)

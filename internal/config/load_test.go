@@ -246,7 +246,7 @@ func TestLoadBadConfig(t *testing.T) {
 			"shards: argument must be a power of two between 1 and 4096",
 			"expire-jitter: argument must be between 0 and 1 inclusive",
 			"slowlog-log-slower-than: argument must be at least -1",
-			"tags-max-per-key: argument must be between 1 and 65536 inclusive",
+			"tags-max-per-key: argument must be between 1 and 255 inclusive",
 		},
 		"syntax.yaml": {
 			`maxmemory: argument must be a memory value (got "12 mb" from`,

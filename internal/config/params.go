@@ -263,8 +263,8 @@ func buildTable() []*param {
 			func(c *Config) *int { return &c.SlowlogMaxLen }, 0, maxInt32)),
 
 		withSection("Tags", intParam(meta("tags-max-per-key", "int", mutable,
-			"most tags one key may carry, 1 to 65536"),
-			func(c *Config) *int { return &c.TagsMaxPerKey }, 1, 65536)),
+			"most tags one key may carry, 1 to 255 (what an entry can hold)"),
+			func(c *Config) *int { return &c.TagsMaxPerKey }, 1, 255)),
 		withSection("Tags", intParam(meta("tag-max-len", "int", mutable,
 			"longest tag, in bytes, 1 to 65536"),
 			func(c *Config) *int { return &c.TagMaxLen }, 1, 65536)),

@@ -76,6 +76,14 @@ type Options struct {
 	// MaxLeases bounds the outstanding leases (default 1<<20); beyond it
 	// reads that miss are not granted a lease.
 	MaxLeases int
+	// MaxBytes bounds the memory the outstanding leases hold, their keys
+	// included (default 64 MiB); beyond it reads that miss are not granted
+	// a lease.
+	MaxBytes int64
+	// Charge, when set, is told every change of that memory, so the
+	// store's used_memory (and eviction) sees it. It must be cheap and must
+	// not lock store shards.
+	Charge func(delta int64)
 	// SweepInterval is how often Run drops expired leases (default 1s).
 	SweepInterval time.Duration
 	// Clock is Run's time source (default the system clock).
@@ -127,6 +135,15 @@ func (o *Options) defaults() error {
 	}
 	if o.MaxLeases == 0 {
 		o.MaxLeases = 1 << 20
+	}
+	if o.MaxBytes < 0 {
+		errs = append(errs, fmt.Errorf("max lease bytes must not be negative, got %d", o.MaxBytes))
+	}
+	if o.MaxBytes == 0 {
+		o.MaxBytes = 64 << 20
+	}
+	if o.Charge == nil {
+		o.Charge = func(int64) {}
 	}
 	if o.SweepInterval == 0 {
 		o.SweepInterval = time.Second
@@ -185,6 +202,7 @@ type lease struct {
 	token   uint64
 	expires int64 // unix ms
 	seq     uint64
+	epoch   uint64 // Manager.epoch at the grant
 	kind    Kind
 	done    chan struct{} // created when a reader waits; closed when the lease ends
 }
@@ -204,9 +222,13 @@ type Manager struct {
 	seed    maphash.Seed
 	stripes [numStripes]stripe
 	active  atomic.Int64
+	bytes   atomic.Int64 // held by outstanding leases (leaseCost each)
 	exempts atomic.Int64
 	waiting atomic.Int64
 	tags    atomic.Pointer[TagClock]
+	// epoch counts BreakAll calls: a lease granted in an older epoch can no
+	// longer fill.
+	epoch atomic.Uint64
 
 	doneOnce sync.Once
 	done     chan struct{}
@@ -294,7 +316,8 @@ func (m *Manager) Acquire(db int, key []byte, now, ttl int64, kind Kind, wait bo
 	s, k := m.locate(db, key, &buf)
 	s.mu.Lock()
 	l := s.leases[string(k)]
-	if l != nil && l.expires > now {
+	epoch := m.epoch.Load()
+	if l != nil && l.expires > now && l.epoch == epoch {
 		g := Grant{Expires: l.expires}
 		if wait {
 			if l.done == nil {
@@ -309,7 +332,8 @@ func (m *Manager) Acquire(db int, key []byte, now, ttl int64, kind Kind, wait bo
 		endLocked(l)
 		s.ctr[cExpired].Add(1)
 	} else {
-		if m.active.Load() >= int64(m.opts.MaxLeases) {
+		cost := leaseCost(len(k))
+		if m.active.Load() >= int64(m.opts.MaxLeases) || m.bytes.Load()+cost > m.opts.MaxBytes {
 			s.mu.Unlock()
 			s.ctr[cRefused].Add(1)
 			return Grant{}
@@ -317,8 +341,10 @@ func (m *Manager) Acquire(db int, key []byte, now, ttl int64, kind Kind, wait bo
 		l = new(lease)
 		s.leases[string(k)] = l
 		m.active.Add(1)
+		m.bytes.Add(cost)
+		m.opts.Charge(cost)
 	}
-	*l = lease{token: newToken(), expires: now + ttl, seq: m.TagClock().Seq(), kind: kind}
+	*l = lease{token: newToken(), expires: now + ttl, seq: m.TagClock().Seq(), epoch: epoch, kind: kind}
 	g := Grant{Token: l.token, Expires: l.expires}
 	s.mu.Unlock()
 	switch kind {
@@ -332,16 +358,35 @@ func (m *Manager) Acquire(db int, key []byte, now, ttl int64, kind Kind, wait bo
 	return g
 }
 
+// leaseCost is what one lease holds: its table key (db and key bytes), the
+// map entry and the lease itself.
+func leaseCost(keyLen int) int64 { return int64(keyLen) + 112 }
+
+// dropLocked removes the lease under table key k (stripe lock held).
+func (m *Manager) dropLocked(s *stripe, k string) {
+	delete(s.leases, k)
+	m.active.Add(-1)
+	cost := leaseCost(len(k))
+	m.bytes.Add(-cost)
+	m.opts.Charge(-cost)
+}
+
 // Outstanding reports whether an unexpired lease on (db, key) exists.
 func (m *Manager) Outstanding(db int, key []byte, now int64) bool {
 	var buf keyBuf
 	s, k := m.locate(db, key, &buf)
 	s.mu.Lock()
 	l := s.leases[string(k)]
-	ok := l != nil && l.expires > now
+	ok := l != nil && l.expires > now && l.epoch == m.epoch.Load()
 	s.mu.Unlock()
 	return ok
 }
+
+// BreakAll makes every outstanding lease unable to fill, in O(1): the
+// keyspace changed under all of them at once (FLUSHDB, FLUSHALL, SWAPDB).
+// Their holders' fills are refused; the next reader of each key is granted
+// a new lease.
+func (m *Manager) BreakAll() { m.epoch.Add(1) }
 
 // Fill consumes the lease with token on (db, key) and reports whether the
 // fill may be stored: false when the token is not the key's current lease
@@ -360,10 +405,9 @@ func (m *Manager) Fill(db int, key []byte, token uint64, now int64, tags [][]byt
 		s.ctr[cFillsRejected].Add(1)
 		return false
 	}
-	stale := len(tags) != 0 && m.TagClock().InvalidatedSince(db, tags, l.seq)
+	stale := l.epoch != m.epoch.Load() || len(tags) != 0 && m.TagClock().InvalidatedSince(db, tags, l.seq)
 	endLocked(l)
-	delete(s.leases, string(k))
-	m.active.Add(-1)
+	m.dropLocked(s, string(k))
 	s.mu.Unlock()
 	if stale {
 		s.ctr[cFillsRejected].Add(1)
@@ -387,8 +431,7 @@ func (m *Manager) Release(db int, key []byte, token uint64) bool {
 		return false
 	}
 	endLocked(l)
-	delete(s.leases, string(k))
-	m.active.Add(-1)
+	m.dropLocked(s, string(k))
 	s.mu.Unlock()
 	s.ctr[cReleased].Add(1)
 	return true
@@ -423,8 +466,7 @@ func (m *Manager) Written(db int, key []byte) {
 		return
 	}
 	endLocked(l)
-	delete(s.leases, string(k))
-	m.active.Add(-1)
+	m.dropLocked(s, string(k))
 	s.mu.Unlock()
 	s.ctr[cBroken].Add(1)
 }
@@ -488,8 +530,7 @@ func (m *Manager) Sweep(now int64) int {
 		for k, l := range s.leases {
 			if l.expires <= now {
 				endLocked(l)
-				delete(s.leases, k)
-				m.active.Add(-1)
+				m.dropLocked(s, k)
 				dropped++
 			}
 		}
@@ -519,6 +560,7 @@ func (m *Manager) Run(ctx context.Context) error {
 // Stats are the Manager's counters, summed over stripes.
 type Stats struct {
 	Active         int64  // outstanding leases
+	Bytes          int64  // memory the outstanding leases hold (charged to used_memory)
 	Waiting        int64  // readers waiting for a fill now
 	Granted        uint64 // fill leases granted to readers that missed
 	RefreshGranted uint64 // refresh leases granted to readers of stale entries
@@ -548,6 +590,7 @@ func (m *Manager) Stats() Stats {
 	}
 	return Stats{
 		Active:         m.active.Load(),
+		Bytes:          m.bytes.Load(),
 		Waiting:        m.waiting.Load(),
 		Granted:        c[cGranted],
 		RefreshGranted: c[cRefreshGranted],

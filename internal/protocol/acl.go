@@ -146,6 +146,14 @@ func (u *aclUser) check(cmd *Command, args [][]byte, idx []int) (reason, pos int
 			}
 		}
 	}
+	if !u.allKeys && cmd.ACLArgs != nil {
+		idx = cmd.ACLArgs(args, idx[:0])
+		for _, i := range idx {
+			if !u.keyOK(args[i]) {
+				return aclDeniedKey, i, idx
+			}
+		}
+	}
 	return aclOK, 0, idx
 }
 
@@ -724,4 +732,42 @@ func maps2(m map[string]*aclSlot) map[string]*aclSlot {
 		out[k] = v
 	}
 	return out
+}
+
+// Positions that ACL key patterns check besides a command's key positions
+// (Command.ACLArgs). Tag names share the key namespace for ACL purposes: a
+// user restricted to ~app:* may tag with, invalidate and list only tags
+// matching app:*, and a key can only come to carry a tag through a user
+// allowed that tag. Dependency keys are keys.
+
+// aclFrom lists every argument from position i on.
+func aclFrom(from int) func(args [][]byte, dst []int) []int {
+	return func(args [][]byte, dst []int) []int {
+		for i := from; i < len(args); i++ {
+			dst = append(dst, i)
+		}
+		return dst
+	}
+}
+
+// aclCounted lists, from position i on, the items of every "TAGS n ..." and
+// "DEPS n ..." group. Any argument spelling TAGS or DEPS opens a group,
+// whatever it means to the command's parser, so the list is never shorter
+// than what the command will use.
+func aclCounted(from int) func(args [][]byte, dst []int) []int {
+	return func(args [][]byte, dst []int) []int {
+		for i := from; i < len(args); i++ {
+			if !eq(args[i], "tags") && !eq(args[i], "deps") || i+1 >= len(args) {
+				continue
+			}
+			n, ok := parseInt(args[i+1])
+			if !ok || n < 0 {
+				continue
+			}
+			for j := i + 2; j < len(args) && int64(j-i-2) < n; j++ {
+				dst = append(dst, j)
+			}
+		}
+		return dst
+	}
 }

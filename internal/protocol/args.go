@@ -25,6 +25,10 @@ const (
 // the bytes.
 func b2s(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
+// s2b views a string's bytes without copying; the bytes must not be
+// modified.
+func s2b(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
 // parseInt parses a Redis integer argument strictly (string2ll rules: no
 // spaces, no '+', no leading zeros).
 func parseInt(b []byte) (int64, bool) {

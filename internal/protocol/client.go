@@ -56,7 +56,10 @@ type Client struct {
 	queued   []queuedCmd
 	inExec   bool
 	watch    *store.Watch
-	watched  []watchedKey
+	watched  []string // registrations (store.Shard.WatchLocked)
+	// watchBytes is what the registrations hold, charged to the store's
+	// used memory and bounded by maxWatchBytes.
+	watchBytes int64
 
 	// Shard locks held by the running handler, released on panic.
 	held     *store.Shard
@@ -86,11 +89,6 @@ type Client struct {
 type queuedCmd struct {
 	cmd  *Command
 	args [][]byte
-}
-
-type watchedKey struct {
-	db  int
-	key []byte
 }
 
 func newClient(s *Server, nc net.Conn) *Client {
@@ -258,13 +256,17 @@ func (c *Client) evictStart(args [][]byte, cmd *Command) int {
 }
 
 func (c *Client) unwatchAll() {
-	for _, w := range c.watched {
-		sh, h := c.lockKey(w.key)
-		sh.UnwatchLocked(w.db, w.key, c.watch)
-		_ = h
+	for _, reg := range c.watched {
+		sh, _ := c.lockKey(s2b(store.WatchedKey(reg)))
+		sh.UnwatchLocked(reg, c.watch)
 		c.unlock(sh)
 	}
+	clear(c.watched)
 	c.watched = c.watched[:0]
+	if c.watchBytes != 0 {
+		c.st.AddMemory(-c.watchBytes)
+		c.watchBytes = 0
+	}
 	if c.watch != nil {
 		c.watch.Dirty.Store(false)
 	}

@@ -241,6 +241,17 @@ func (c *Client) bloomInsert(key []byte, items [][]byte, p bloom.Params, create,
 	for _, it := range items {
 		r := f.Add(it)
 		for r == bloom.NeedsGrowth {
+			n, err := f.GrownSize()
+			if err != nil {
+				stopErr = errBFMaxFilters
+				break
+			}
+			// The grown copy is checked against the bound before it is
+			// allocated.
+			if !c.st.Fits(int64(len(key)), int64(n)) {
+				stopErr = errOOMTooLarge
+				break
+			}
 			g, err := f.Grow()
 			if err != nil {
 				stopErr = errBFMaxFilters

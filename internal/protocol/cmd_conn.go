@@ -215,15 +215,34 @@ func cmdWatch(c *Client, args [][]byte) {
 	if c.watch == nil {
 		c.watch = new(store.Watch)
 	}
+	var need int64
 	for _, k := range args[1:] {
-		key := append([]byte(nil), k...)
-		sh, _ := c.lockKey(key)
-		sh.WatchLocked(c.db, key, c.watch)
+		need += watchCost(len(k))
+	}
+	if c.watchBytes+need > maxWatchBytes {
+		c.addError("ERR too many watched key bytes on this connection (at most " + strconv.Itoa(maxWatchBytes>>20) + " MiB)")
+		return
+	}
+	for _, k := range args[1:] {
+		sh, _ := c.lockKey(k)
+		reg, added := sh.WatchLocked(c.db, k, c.watch)
 		c.unlock(sh)
-		c.watched = append(c.watched, watchedKey{db: c.db, key: key})
+		if added {
+			c.watched = append(c.watched, reg)
+			c.watchBytes += watchCost(len(k))
+			c.st.AddMemory(watchCost(len(k)))
+		}
 	}
 	c.addOK()
 }
+
+// maxWatchBytes bounds what one connection's WATCH registrations hold.
+const maxWatchBytes = 64 << 20
+
+// watchCost is what a registration of a key of n bytes holds: the
+// registration string (shared by the shard's map and the client's list),
+// the map entry and the two slice slots.
+func watchCost(n int) int64 { return int64(n) + 2 + 64 }
 
 func cmdUnwatch(c *Client, args [][]byte) {
 	if !c.inExec {

@@ -32,28 +32,26 @@ func cmdDel(c *Client, args [][]byte) {
 	c.addInt(n)
 }
 
-func cmdExists(c *Client, args [][]byte) {
-	var n int64
-	for _, k := range args[1:] {
-		sh, h := c.lockKey(k)
-		if _, ok := sh.LookupLocked(c.db, k, h, c.now, store.NoTouch); ok {
-			n++
-		}
-		c.unlock(sh)
-	}
-	c.addInt(n)
-}
+func cmdExists(c *Client, args [][]byte) { c.addInt(countLive(c, args[1:], store.NoTouch)) }
 
 func cmdTouch(c *Client, args [][]byte) {
+	c.addInt(countLive(c, args[1:], store.NoStats|c.lookupFlags()))
+}
+
+// countLive counts the live keys among keys (repeats counted, as Redis
+// does), with every key's shard locked for the whole count so it reflects
+// one point in time.
+func countLive(c *Client, keys [][]byte, flags int) int64 {
+	c.lockKeys(keys)
+	defer c.unlockKeys()
 	var n int64
-	for _, k := range args[1:] {
-		sh, h := c.lockKey(k)
-		if _, ok := sh.LookupLocked(c.db, k, h, c.now, store.NoStats|c.lookupFlags()); ok {
+	for _, k := range keys {
+		h := c.st.Hash(k)
+		if _, ok := c.st.ShardFor(h).LookupLocked(c.db, k, h, c.now, flags); ok {
 			n++
 		}
-		c.unlock(sh)
 	}
-	c.addInt(n)
+	return n
 }
 
 func cmdType(c *Client, args [][]byte) {
@@ -151,6 +149,7 @@ func cmdCopy(c *Client, args [][]byte) {
 	defer c.unlockKeys()
 	n, _ := c.copyEntry(args[1], c.db, args[2], ddb, replace, false)
 	if n >= 0 {
+		c.wroteOtherDB(ddb, args[2])
 		c.addInt(n)
 	}
 }
@@ -183,6 +182,7 @@ func cmdMove(c *Client, args [][]byte) {
 	defer c.unlock(sh)
 	moved, _ := c.copyEntry(args[1], c.db, args[1], n, false, true)
 	if moved >= 0 {
+		c.wroteOtherDB(n, args[1])
 		c.addInt(moved)
 	}
 }
@@ -300,6 +300,7 @@ func cmdFlushDB(c *Client, args [][]byte) {
 	c.lockAll()
 	c.st.FlushDBLocked(c.db)
 	c.unlockAll()
+	c.keyspaceReplaced()
 	c.addOK()
 }
 
@@ -310,6 +311,7 @@ func cmdFlushAll(c *Client, args [][]byte) {
 	c.lockAll()
 	c.st.FlushAllLocked()
 	c.unlockAll()
+	c.keyspaceReplaced()
 	c.addOK()
 }
 
@@ -345,6 +347,7 @@ func cmdSwapDB(c *Client, args [][]byte) {
 		c.srv.tags.SwapDB(int(a), int(b))
 	}
 	c.unlockAll()
+	c.keyspaceReplaced()
 	c.addOK()
 }
 

@@ -55,6 +55,7 @@ func (s *Server) SetLeases(m *lease.Manager) {
 		}
 	}
 	s.SetWriteObserver(m.Written)
+	s.leases = m
 }
 
 // cmdLeasesOff is the CACHE.* handler of a server without a lease manager.
@@ -74,6 +75,7 @@ func StampedeInfo(m *lease.Manager) []InfoField {
 	u := func(n string, v uint64) InfoField { return InfoField{n, strconv.FormatUint(v, 10)} }
 	return []InfoField{
 		{"stampede_leases_active", strconv.FormatInt(s.Active, 10)},
+		{"stampede_leases_bytes", strconv.FormatInt(s.Bytes, 10)},
 		{"stampede_waiting_clients", strconv.FormatInt(s.Waiting, 10)},
 		u("stampede_leases_granted", s.Granted),
 		u("stampede_refresh_leases_granted", s.RefreshGranted),
@@ -543,4 +545,21 @@ func (h *leaseHandlers) stale(c *Client, args [][]byte) {
 	}
 	sh.SetMetaLocked(c.db, key, hk, m, c.now)
 	c.addInt(1)
+}
+
+// keyspaceReplaced breaks every outstanding lease: FLUSHDB, FLUSHALL and
+// SWAPDB change the keys under all of them at once.
+func (c *Client) keyspaceReplaced() {
+	if m := c.srv.leases; m != nil {
+		m.BreakAll()
+	}
+}
+
+// wroteOtherDB breaks the lease on key in database db, written by a command
+// whose key arguments the write observer sees in the client's database
+// (MOVE, COPY ... DB).
+func (c *Client) wroteOtherDB(db int, key []byte) {
+	if m := c.srv.leases; m != nil && db != c.db {
+		m.Written(db, key)
+	}
 }

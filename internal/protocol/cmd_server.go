@@ -94,8 +94,8 @@ func (s *Server) InfoText(sections []string, locksHeld bool) string {
 		return ss
 	}
 	for _, sec := range sections {
-		if seen[sec] {
-			continue
+		if seen[sec] || sec == "" {
+			continue // INFO "" names no section: Redis replies an empty text
 		}
 		seen[sec] = true
 		var fields []InfoField

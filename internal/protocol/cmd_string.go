@@ -2,9 +2,11 @@ package protocol
 
 import (
 	"math"
+	"math/big"
 	"strconv"
 
 	"github.com/cachesrv/cachesrv/internal/expire"
+	"github.com/cachesrv/cachesrv/internal/longdouble"
 	"github.com/cachesrv/cachesrv/internal/store"
 )
 
@@ -244,10 +246,14 @@ func (c *Client) addOld(old []byte, existed bool) {
 	}
 }
 
+// errOOMTooLarge answers a write of an entry that cannot fit under
+// maxmemory at all.
+const errOOMTooLarge = "OOM value is larger than maxmemory"
+
 func (c *Client) storeError(err error) {
 	switch err {
 	case store.ErrTooLarge:
-		c.addError("OOM value is larger than maxmemory")
+		c.addError(errOOMTooLarge)
 	case store.ErrKeyTooLarge:
 		c.addError(errStrTooBig)
 	default:
@@ -337,6 +343,22 @@ func cmdGetEx(c *Client, args [][]byte) {
 			return
 		}
 	}
+	if c.srv.origins != nil && !c.originPreload(args[1]) {
+		return
+	}
+	sh, h := c.lockKey(args[1])
+	defer c.unlock(sh)
+	// As Redis: a missing key (or a wrong type) is answered before the
+	// expire time is validated, so GETEX missing EX 0 replies nil.
+	e, ok := sh.LookupLocked(c.db, args[1], h, c.now, c.lookupFlags())
+	switch {
+	case !ok:
+		c.addNull()
+		return
+	case e.Type != store.TypeString:
+		c.addError(errWrongType)
+		return
+	}
 	if set {
 		d, ok := c.ttlDeadline(ttl, unit, abs, noJitter, jitter)
 		if !ok {
@@ -344,15 +366,7 @@ func cmdGetEx(c *Client, args [][]byte) {
 		}
 		deadline = d
 	}
-	if c.srv.origins != nil && !c.originPreload(args[1]) {
-		return
-	}
-	sh, h := c.lockKey(args[1])
-	defer c.unlock(sh)
-	e, ok := c.replyString(sh, args[1], h)
-	if !ok {
-		return
-	}
+	c.addBulk(e.Value)
 	switch {
 	case set && deadline <= c.now:
 		sh.DeleteLocked(c.db, args[1], h, c.now, store.Expired)
@@ -372,16 +386,20 @@ func cmdMGet(c *Client, args [][]byte) {
 		originMGet(c, args)
 		return
 	}
+	// Every key's shard is locked for the whole read, so MGET sees one
+	// point in time (a concurrent MSET or EXEC is all or nothing).
+	c.lockKeys(args[1:])
+	defer c.unlockKeys()
 	c.addArray(len(args) - 1)
+	flags := c.lookupFlags()
 	for _, k := range args[1:] {
-		sh, h := c.lockKey(k)
-		e, ok := sh.LookupLocked(c.db, k, h, c.now, c.lookupFlags())
+		h := c.st.Hash(k)
+		e, ok := c.st.ShardFor(h).LookupLocked(c.db, k, h, c.now, flags)
 		if ok && e.Type == store.TypeString {
 			c.addBulk(e.Value)
 		} else {
 			c.addNull()
 		}
-		c.unlock(sh)
 	}
 }
 
@@ -483,8 +501,10 @@ func incrBy(c *Client, key []byte, by int64) {
 	c.addInt(cur)
 }
 
+// cmdIncrByFloat adds in long double precision as Redis does (package
+// longdouble), so replies match redis-server byte for byte.
 func cmdIncrByFloat(c *Client, args [][]byte) {
-	by, ok := parseFloat(args[2])
+	by, ok := longdouble.Parse(args[2])
 	if !ok {
 		c.addError(errNotFloat)
 		return
@@ -492,26 +512,26 @@ func cmdIncrByFloat(c *Client, args [][]byte) {
 	sh, h := c.lockKey(args[1])
 	defer c.unlock(sh)
 	e, found := sh.LookupLocked(c.db, args[1], h, c.now, store.NoStats)
-	var cur float64
+	cur := new(big.Float)
 	m := store.Meta{}
 	if found {
 		if e.Type != store.TypeString {
 			c.addError(errWrongType)
 			return
 		}
-		v, valid := parseFloat(e.Value)
+		v, valid := longdouble.Parse(e.Value)
 		if !valid {
 			c.addError(errNotFloat)
 			return
 		}
 		cur, m = v, e.Meta
 	}
-	cur += by
-	if math.IsNaN(cur) || math.IsInf(cur, 0) {
+	sum, ok := longdouble.Add(cur, by)
+	if !ok {
 		c.addError(errNaN)
 		return
 	}
-	c.scratch = formatDouble(c.scratch[:0], cur)
+	c.scratch = longdouble.AppendHuman(c.scratch[:0], sum)
 	if err := sh.SetLocked(c.db, args[1], h, c.scratch, m, c.now); err != nil {
 		c.storeError(err)
 		return
@@ -532,6 +552,10 @@ func cmdAppend(c *Client, args [][]byte) {
 		}
 		if int64(len(e.Value)+len(args[2])) > c.srv.maxBulk.Load() {
 			c.addError(errStrTooBig)
+			return
+		}
+		if !c.st.Fits(int64(len(args[1])), int64(len(e.Value)+len(args[2]))) {
+			c.storeError(store.ErrTooLarge)
 			return
 		}
 		m = e.Meta
@@ -639,8 +663,14 @@ func cmdSetRange(c *Client, args [][]byte) {
 		}
 		return
 	}
-	if off+int64(len(val)) > c.srv.maxBulk.Load() {
+	// Checked before anything is allocated, overflow-safe: off may be
+	// close to MaxInt64.
+	if off > c.srv.maxBulk.Load()-int64(len(val)) {
 		c.addError(errStrTooBig)
+		return
+	}
+	if !c.st.Fits(int64(len(args[1])), off+int64(len(val))) {
+		c.storeError(store.ErrTooLarge)
 		return
 	}
 	var cur []byte

@@ -238,9 +238,14 @@ func cmdTagKeys(c *Client, args [][]byte) {
 		}
 		count = int(min(n, 1<<20))
 	}
+	// A restricted user sees only the keys its patterns allow, even under a
+	// tag it may use (a key carries a tag through whoever wrote it).
+	u := c.user.Load().cur.Load()
 	var keys [][]byte
 	next := x.Keys(c.db, args[1], cursor, count, c.locksHeld(), func(k []byte) {
-		keys = append(keys, append([]byte(nil), k...))
+		if u.keyOK(k) {
+			keys = append(keys, append([]byte(nil), k...))
+		}
 	})
 	c.addArray(2)
 	c.addBulkStr(strconv.FormatUint(next, 10))

@@ -89,19 +89,19 @@ func buildTable() *Table {
 	sub(obj, "help", 2, FlagLoading|FlagStale, "Returns helpful text about the different subcommands.", cmdObjectHelp)
 
 	// Tags, dependencies and versions (cachesrv extensions; docs/tags.md)
-	tag := func(name string, arity int, flags Flag, first, last int, summary string, h Handler) {
+	tag := func(name string, arity int, flags Flag, first, last int, acl func([][]byte, []int) []int, summary string, h Handler) {
 		t.add(&Command{Name: name, Arity: arity, Flags: flags, FirstKey: first, LastKey: last, Step: 1,
-			Category: "keyspace", Group: "tags", Since: "cachesrv 0.1", Summary: summary, Handler: h})
+			Category: "keyspace tags", Group: "tags", Since: "cachesrv 0.1", Summary: summary, Handler: h, ACLArgs: acl})
 	}
-	tag("tagset", -3, w, 1, 1, "Sets a string value carrying tags, dependencies and a version; reply like SET.", cmdTagSet)
-	tag("invalidate", -2, FlagWrite, 0, 0, "Invalidates every entry carrying any of the tags at once; returns the number of keys invalidated.", cmdInvalidate)
-	tag("softinvalidate", -3, FlagWrite, 0, 0, "Marks every entry carrying any of the tags stale for a grace period (stale-while-revalidate).", cmdSoftInvalidate)
-	tag("tags", 2, r|f, 1, 1, "Returns the tags of a key.", cmdTags)
-	tag("deps", 2, r|f, 1, 1, "Returns the keys a key depends on.", cmdDeps)
-	tag("tagcount", 2, r|f, 0, 0, "Returns the number of live keys carrying a tag.", cmdTagCount)
-	tag("tagkeys", -3, r, 0, 0, "Iterates over the keys carrying a tag (SCAN style).", cmdTagKeys)
-	tag("vget", 2, r|f, 1, 1, "Returns a value with its version.", cmdVGet)
-	tag("vgetif", 3, r|f, 1, 1, "Returns NOTMODIFIED when the client's version is current, else the value with its version.", cmdVGetIf)
+	tag("tagset", -3, w, 1, 1, aclCounted(3), "Sets a string value carrying tags, dependencies and a version; reply like SET.", cmdTagSet)
+	tag("invalidate", -2, FlagWrite, 0, 0, aclFrom(1), "Invalidates every entry carrying any of the tags at once; returns the number of keys invalidated.", cmdInvalidate)
+	tag("softinvalidate", -3, FlagWrite, 0, 0, aclFrom(2), "Marks every entry carrying any of the tags stale for a grace period (stale-while-revalidate).", cmdSoftInvalidate)
+	tag("tags", 2, r|f, 1, 1, nil, "Returns the tags of a key.", cmdTags)
+	tag("deps", 2, r|f, 1, 1, nil, "Returns the keys a key depends on.", cmdDeps)
+	tag("tagcount", 2, r|f, 0, 0, aclFrom(1), "Returns the number of live keys carrying a tag.", cmdTagCount)
+	tag("tagkeys", -3, r, 0, 0, func(_ [][]byte, dst []int) []int { return append(dst, 1) }, "Iterates over the keys carrying a tag (SCAN style).", cmdTagKeys)
+	tag("vget", 2, r|f, 1, 1, nil, "Returns a value with its version.", cmdVGet)
+	tag("vgetif", 3, r|f, 1, 1, nil, "Returns NOTMODIFIED when the client's version is current, else the value with its version.", cmdVGetIf)
 
 	// Databases
 	srv("select", 2, FlagLoading|FlagStale|f, "connection", "connection", "1.0.0", "Changes the selected database.", cmdSelect)
@@ -195,8 +195,14 @@ func buildTable() *Table {
 	// and RedisBloom-compatible Bloom filters (cmd_bloom.go). Grammars and
 	// replies: docs/stampede.md.
 	cache := func(name string, arity int, flags Flag, summary string) {
-		t.add(&Command{Name: name, Arity: arity, Flags: flags, FirstKey: 1, LastKey: 1, Step: 1,
+		cmd := t.add(&Command{Name: name, Arity: arity, Flags: flags, FirstKey: 1, LastKey: 1, Step: 1,
 			Category: "string", Group: "string", Since: "0.1.0", Summary: summary, Handler: cmdLeasesOff})
+		switch name {
+		case "cache.fill":
+			cmd.ACLArgs = aclCounted(4) // after key, token, value
+		case "cache.notfound":
+			cmd.ACLArgs = aclCounted(3)
+		}
 	}
 	cache("cache.get", -2, r, "Reads a key with stampede protection: CACHE.GET key [LEASE ms] [WAIT ms] [BETA beta] [NOLEASE]. "+
 		"Replies [state, value, token]; state is HIT (token: early refresh won), STALE (token: refresh won), NOTFOUND (negative entry), "+

@@ -322,12 +322,16 @@ func (p *parser) makeRoom() error {
 		n := copy(p.buf, p.buf[p.r:p.w])
 		p.r, p.w = 0, n
 	}
+	// Grow geometrically as bytes arrive, never to a pending bulk's
+	// announced length at once: a client that announces a large bulk and
+	// sends little holds (and is charged) about what it sent. The last step
+	// stops at the announced end instead of overshooting it.
 	want := len(p.buf)
 	if p.w == len(p.buf) {
 		want = len(p.buf) * 2
-	}
-	if p.need > want {
-		want = p.need
+		if p.need > len(p.buf) && p.need < want {
+			want = p.need
+		}
 	}
 	if want > len(p.buf) {
 		if int64(want) > p.maxQuery {

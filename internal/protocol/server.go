@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cachesrv/cachesrv/internal/lease"
 	"github.com/cachesrv/cachesrv/internal/origin"
 	"github.com/cachesrv/cachesrv/internal/store"
 	"github.com/cachesrv/cachesrv/internal/tags"
@@ -112,6 +113,7 @@ type Server struct {
 	nextID   atomic.Int64
 	peak     atomic.Int64
 	writeObs atomic.Pointer[func(db int, key []byte)]
+	leases   *lease.Manager // set once by SetLeases, before serving
 	tags     *tags.Index
 	origins  *origin.Manager // nil without origins (cmd_origin.go)
 	started  time.Time

@@ -68,6 +68,12 @@ type Command struct {
 	Since    string
 	Handler  Handler
 	Subs     map[string]*Command // container commands (CONFIG, CLIENT, ...)
+	// ACLArgs, when set, lists argument positions besides the key
+	// positions that ACL key patterns must allow: tag names (which share
+	// the key namespace for ACL purposes) and the dependency keys of TAGS/
+	// DEPS options (docs/security.md, "Tags and ACLs"). It may list more
+	// positions than the command uses, never fewer.
+	ACLArgs func(args [][]byte, dst []int) []int
 
 	id     int // index in the table, for per-command stats
 	parent *Command

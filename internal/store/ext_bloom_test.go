@@ -28,7 +28,7 @@ func TestValueModifiedLocked(t *testing.T) {
 	if err := sh.SetLocked(0, key, h, []byte{0, 0, 0}, Meta{Type: TypeBloom, Deadline: now + 1000}, now); err != nil {
 		t.Fatal(err)
 	}
-	sh.WatchLocked(0, key, w)
+	reg, _ := sh.WatchLocked(0, key, w)
 	e, ok := sh.LookupLocked(0, key, h, now, NoStats)
 	if !ok {
 		t.Fatal("lookup")
@@ -44,5 +44,5 @@ func TestValueModifiedLocked(t *testing.T) {
 	if string(e.Value) != "\x00\x07\x00" || e.Type != TypeBloom || e.Deadline != now+1000 {
 		t.Fatalf("entry after in-place update: %q %+v", e.Value, e.Meta)
 	}
-	sh.UnwatchLocked(0, key, w)
+	sh.UnwatchLocked(reg, w)
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -623,25 +624,41 @@ func (sh *Shard) notifyLocked(pdb uint16, key []byte) {
 }
 
 func watchKey(pdb uint16, key []byte) string {
-	b := make([]byte, 2+len(key))
-	b[0], b[1] = byte(pdb), byte(pdb>>8)
-	copy(b[2:], key)
-	return string(b)
+	var b strings.Builder
+	b.Grow(2 + len(key))
+	b.WriteByte(byte(pdb))
+	b.WriteByte(byte(pdb >> 8))
+	b.Write(key)
+	return b.String()
 }
 
-// WatchLocked registers w for key in logical database db.
-func (sh *Shard) WatchLocked(db int, key []byte, w *Watch) {
+// WatchLocked registers w for key in logical database db. It returns the
+// registration, which names the physical database (so it outlives SWAPDB)
+// and is what UnwatchLocked takes; added is false when w already watched
+// the key (nothing new is held then).
+func (sh *Shard) WatchLocked(db int, key []byte, w *Watch) (reg string, added bool) {
 	if sh.watch == nil {
 		sh.watch = make(map[string][]*Watch)
 	}
 	k := watchKey(sh.st.dbmap[db], key)
+	if ws, ok := sh.watch[k]; ok {
+		for _, x := range ws {
+			if x == w {
+				return k, false
+			}
+		}
+	}
 	sh.watch[k] = append(sh.watch[k], w)
+	return k, true
 }
 
-// UnwatchLocked removes w's registration for key.
-func (sh *Shard) UnwatchLocked(db int, key []byte, w *Watch) {
-	k := watchKey(sh.st.dbmap[db], key)
-	ws := sh.watch[k]
+// WatchedKey returns the key of a registration made by WatchLocked (it
+// aliases reg).
+func WatchedKey(reg string) string { return reg[2:] }
+
+// UnwatchLocked removes w's registration reg (from WatchLocked).
+func (sh *Shard) UnwatchLocked(reg string, w *Watch) {
+	ws := sh.watch[reg]
 	for i, x := range ws {
 		if x == w {
 			ws[i] = ws[len(ws)-1]
@@ -650,9 +667,9 @@ func (sh *Shard) UnwatchLocked(db int, key []byte, w *Watch) {
 		}
 	}
 	if len(ws) == 0 {
-		delete(sh.watch, k)
+		delete(sh.watch, reg)
 	} else {
-		sh.watch[k] = ws
+		sh.watch[reg] = ws
 	}
 }
 

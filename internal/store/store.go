@@ -287,6 +287,16 @@ func (st *Store) UsedMemory() int64 {
 	return n
 }
 
+// Fits reports whether an entry with a key of klen bytes and a value of
+// vlen bytes could be held under the memory bound at all. Commands that
+// build a large value (SETRANGE, APPEND, SETBIT...) ask before allocating
+// it; SetLocked refuses such an entry with ErrTooLarge anyway. The sums are
+// overflow-safe for any non-negative lengths.
+func (st *Store) Fits(klen, vlen int64) bool {
+	max := st.maxmemory.Load()
+	return max <= 0 || (klen <= max && vlen <= max-klen)
+}
+
 // OverLimit reports whether the (step-wise) memory counter exceeds the
 // bound.
 func (st *Store) OverLimit() bool {

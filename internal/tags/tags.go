@@ -54,6 +54,14 @@ var (
 type Options struct {
 	MaxPerKey int // tags per entry (user tags); default 32
 	MaxLen    int // bytes per tag name; default 256
+	// Remember is how long an invalidation of a tag that no live key
+	// carries is remembered for InvalidatedSince (a lease granted before
+	// it can still fill for that long): the longest lease. Default 10 min.
+	Remember int64 // ms
+	// MaxRemembered bounds those remembered invalidations; past it they
+	// are forgotten and every lease granted before is treated as stale
+	// (conservative). Default 65536.
+	MaxRemembered int
 }
 
 // kind separates user tags from implicit dependency tags in the registry.
@@ -123,12 +131,22 @@ type Index struct {
 	free        []uint32
 	pendingTags []uint32 // invalidated since the reclaimer last ran
 
-	table atomic.Pointer[[]*tag] // id → tag, copy-on-write under mu
+	// table maps id → tag: a directory of fixed-size chunks whose slots
+	// are atomic, so registering a tag costs O(1) amortised (a new chunk
+	// copies only the directory, once per tagChunkSize tags). Written
+	// under mu, read without it.
+	table  atomic.Pointer[[]*tagChunk]
+	nextID uint32 // ids handed out so far (guarded by mu)
 
 	shards []shardLists // guarded by the store's shard locks
 
 	depTags atomic.Int64
 	seq     atomic.Uint64
+	// unknown remembers invalidations of tags that were not registered (no
+	// live key carried them): db|name → when (guarded by mu). unknownFloor
+	// is the sequence up to which forgotten ones may have happened.
+	unknown      map[string]unknownInv
+	unknownFloor uint64
 	// freedSeq is the highest invalidation sequence of any tag freed so
 	// far (guarded by mu): a freed tag forgets its own, so questions about
 	// names registered after a point are answered conservatively.
@@ -151,12 +169,19 @@ func New(st *store.Store, o Options) *Index {
 	if o.MaxLen <= 0 {
 		o.MaxLen = 256
 	}
+	if o.Remember <= 0 {
+		o.Remember = 10 * 60 * 1000
+	}
+	if o.MaxRemembered <= 0 {
+		o.MaxRemembered = 1 << 16
+	}
 	x := &Index{
-		st:     st,
-		opts:   o,
-		byName: make([]map[string]*tag, st.Databases()),
-		shards: make([]shardLists, st.NumShards()),
-		wake:   make(chan struct{}, 1),
+		st:      st,
+		opts:    o,
+		byName:  make([]map[string]*tag, st.Databases()),
+		shards:  make([]shardLists, st.NumShards()),
+		wake:    make(chan struct{}, 1),
+		unknown: make(map[string]unknownInv),
 	}
 	for i := range x.byName {
 		x.byName[i] = make(map[string]*tag)
@@ -164,7 +189,7 @@ func New(st *store.Store, o Options) *Index {
 	for i := range x.shards {
 		x.shards[i].lists = make(map[uint32]*memberList)
 	}
-	empty := []*tag{}
+	empty := []*tagChunk{}
 	x.table.Store(&empty)
 	st.SetHooks(x)
 	return x
@@ -184,12 +209,40 @@ func (x *Index) Limits() (maxPerKey, maxLen int) {
 	return x.opts.MaxPerKey, x.opts.MaxLen
 }
 
+// tagChunkSize is the number of tags per table chunk.
+const tagChunkSize = 1024
+
+type tagChunk [tagChunkSize]atomic.Pointer[tag]
+
+// tagChunkBytes is what a chunk costs (charged to the store; chunks are
+// kept, like ids, for reuse).
+const tagChunkBytes = tagChunkSize * 8
+
 func (x *Index) byID(id uint32) *tag {
-	t := *x.table.Load()
-	if int(id) >= len(t) {
+	dir := *x.table.Load()
+	if int(id/tagChunkSize) >= len(dir) {
 		return nil
 	}
-	return t[id]
+	return dir[id/tagChunkSize][id%tagChunkSize].Load()
+}
+
+// setIDLocked stores t under its id, growing the directory by one chunk
+// when the id is the first of a new chunk; x.mu is held.
+func (x *Index) setIDLocked(t *tag) {
+	dir := *x.table.Load()
+	c := int(t.id / tagChunkSize)
+	if c >= len(dir) {
+		grown := make([]*tagChunk, c+1)
+		copy(grown, dir)
+		for i := len(dir); i <= c; i++ {
+			grown[i] = new(tagChunk)
+			x.registryBytes.Add(tagChunkBytes)
+			x.st.AddMemory(tagChunkBytes)
+		}
+		x.table.Store(&grown)
+		dir = grown
+	}
+	dir[c][t.id%tagChunkSize].Store(t)
 }
 
 const tagOverhead = 96 // bytes charged per registered tag besides its name
@@ -203,19 +256,16 @@ func (x *Index) getLocked(db int, name string) *tag {
 	if k := len(x.free); k > 0 {
 		t.id = x.free[k-1]
 		x.free = x.free[:k-1]
-		old := (*x.table.Load())[t.id]
+		old := x.byID(t.id)
 		// Continue the old generation so stale references stay dead.
 		g := old.gen() + 1
 		t.state.Store(uint64(g) << 32)
 		t.hardFloor.Store(g)
-		tab := append([]*tag(nil), *x.table.Load()...)
-		tab[t.id] = t
-		x.table.Store(&tab)
 	} else {
-		tab := append(append([]*tag(nil), *x.table.Load()...), t)
-		t.id = uint32(len(tab) - 1)
-		x.table.Store(&tab)
+		t.id = x.nextID
+		x.nextID++
 	}
+	x.setIDLocked(t)
 	x.byName[db][name] = t
 	if name[0] == kindDep {
 		x.depTags.Add(1)
@@ -331,14 +381,13 @@ func (x *Index) IsDependencyOf(db int, key []byte, ref store.TagRef) bool {
 
 // TagState implements store.Hooks.
 func (x *Index) TagState(db int, refs []byte, now int64) store.TagState {
-	tab := *x.table.Load()
 	state := store.Fresh
 	for i := 0; i < store.NumTags(refs); i++ {
 		r := store.TagAt(refs, i)
-		if int(r.ID) >= len(tab) {
+		t := x.byID(r.ID)
+		if t == nil {
 			return store.Dead
 		}
-		t := tab[r.ID]
 		if r.Gen < t.hardFloor.Load() {
 			return store.Dead
 		}
@@ -578,8 +627,16 @@ func (x *Index) Invalidate(db int, names [][]byte, soft bool, grace int64, held 
 			ts = append(ts, t)
 		}
 	}
+	if len(ts) < len(names) {
+		x.rememberUnknownLocked(db, names, now)
+	}
 	x.mu.Unlock()
 	if len(ts) == 0 {
+		if soft {
+			x.stats.soft.Add(1)
+		} else {
+			x.stats.invalidations.Add(1)
+		}
 		return 0
 	}
 	var overlap int64
@@ -859,8 +916,68 @@ func (x *Index) InvalidatedSince(db int, names [][]byte, seq uint64) bool {
 		if (t == nil || t.bornSeq > seq) && x.freedSeq > seq {
 			return true
 		}
+		if u, ok := x.unknown[unknownKey(db, n)]; ok && u.seq > seq {
+			return true
+		}
 	}
-	return false
+	return len(names) > 0 && x.unknownFloor > seq
+}
+
+// unknownInv is a remembered invalidation of an unregistered tag.
+type unknownInv struct {
+	seq uint64
+	at  int64 // unix ms
+}
+
+// unknownCost is what one remembered invalidation is charged besides its
+// name.
+const unknownCost = 64
+
+func unknownKey(db int, name []byte) string {
+	return string(append([]byte{byte(db), byte(db >> 8)}, name...))
+}
+
+// rememberUnknownLocked records an invalidation of each of names that is
+// not registered in db (x.mu held): no key carries the tag now, but a fill
+// under a lease granted before may be about to store one that does. The
+// memory is bounded (MaxRemembered) and charged to the store.
+func (x *Index) rememberUnknownLocked(db int, names [][]byte, now int64) {
+	for _, n := range names {
+		var buf [128]byte
+		if x.byName[db][string(append(append(buf[:0], kindUser), n...))] != nil {
+			continue
+		}
+		seq := x.seq.Add(1)
+		k := unknownKey(db, n)
+		if _, ok := x.unknown[k]; !ok {
+			if len(x.unknown) >= x.opts.MaxRemembered {
+				x.pruneUnknownLocked(now)
+			}
+			x.st.AddMemory(int64(len(k) + unknownCost))
+		}
+		x.unknown[k] = unknownInv{seq: seq, at: now}
+	}
+}
+
+// pruneUnknownLocked forgets remembered invalidations older than the
+// longest lease; if that frees nothing it forgets them all and raises the
+// floor, so every lease granted before now counts as stale.
+func (x *Index) pruneUnknownLocked(now int64) {
+	var freed int64
+	for k, u := range x.unknown {
+		if now-u.at > x.opts.Remember {
+			delete(x.unknown, k)
+			freed += int64(len(k) + unknownCost)
+		}
+	}
+	if len(x.unknown) >= x.opts.MaxRemembered {
+		for k, u := range x.unknown {
+			x.unknownFloor = max(x.unknownFloor, u.seq)
+			freed += int64(len(k) + unknownCost)
+		}
+		clear(x.unknown)
+	}
+	x.st.AddMemory(-freed)
 }
 
 // CountVersionRejection counts a write refused for an old version.

@@ -3,6 +3,7 @@ package tags
 import (
 	"context"
 	"math/rand/v2"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -306,5 +307,71 @@ func TestInvalidatedSinceSurvivesFreedTags(t *testing.T) {
 	}
 	if x.InvalidatedSince(0, [][]byte{[]byte("T")}, x.Seq()) {
 		t.Fatal("nothing happened after the current sequence")
+	}
+}
+
+// TestInvalidatedSinceRemembersUnknownTags: invalidating a tag that no key
+// carries is remembered for leases granted before it, within a bounded,
+// accounted memory; past the bound the answer turns conservative.
+func TestInvalidatedSinceRemembersUnknownTags(t *testing.T) {
+	st, x, _ := newIndex(t)
+	x.opts.MaxRemembered = 4
+	seq := x.Seq()
+	used := st.UsedMemory()
+	x.Invalidate(0, [][]byte{[]byte("nobody")}, false, 0, false)
+	if !x.InvalidatedSince(0, [][]byte{[]byte("nobody")}, seq) {
+		t.Fatal("invalidation of an unregistered tag forgotten")
+	}
+	if x.InvalidatedSince(0, [][]byte{[]byte("other")}, seq) || x.InvalidatedSince(1, [][]byte{[]byte("nobody")}, seq) {
+		t.Fatal("an unrelated tag or database reported invalidated")
+	}
+	if x.InvalidatedSince(0, [][]byte{[]byte("nobody")}, x.Seq()) {
+		t.Fatal("a lease granted after the invalidation reported stale")
+	}
+	if st.UsedMemory() <= used {
+		t.Fatal("remembered invalidation not charged")
+	}
+	seq2 := x.Seq()
+	for i := 0; i < 10; i++ {
+		x.Invalidate(0, [][]byte{[]byte("t" + string(rune('a'+i)))}, true, 1000, false)
+	}
+	if len(x.unknown) > 4 {
+		t.Fatalf("%d remembered, bound 4", len(x.unknown))
+	}
+	// Forgotten ones are answered conservatively.
+	if !x.InvalidatedSince(0, [][]byte{[]byte("ta")}, seq2) {
+		t.Fatal("a forgotten invalidation reported fresh")
+	}
+}
+
+// TestNewTagsCostConstantAmortised: registering a tag does not copy the
+// id table, so with 100,000 tags registered the next ones allocate about
+// what they hold (issue 12, item 11).
+func TestNewTagsCostConstantAmortised(t *testing.T) {
+	_, x, _ := newIndex(t)
+	var held [][]byte
+	name := func(i int) [][]byte { return [][]byte{[]byte("tag:" + strconv.Itoa(i))} }
+	for i := 0; i < 100_000; i++ {
+		refs, err := x.Resolve(0, name(i), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, refs)
+	}
+	var a, b runtime.MemStats
+	runtime.ReadMemStats(&a)
+	for i := 100_000; i < 101_000; i++ {
+		refs, err := x.Resolve(0, name(i), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, refs)
+	}
+	runtime.ReadMemStats(&b)
+	if per := (b.TotalAlloc - a.TotalAlloc) / 1000; per > 2048 {
+		t.Fatalf("a new tag with 100,000 registered allocated %d bytes (the id table is being copied)", per)
+	}
+	for _, r := range held {
+		x.Release(r)
 	}
 }

@@ -123,6 +123,11 @@ var commandCases = map[string]func(t *testing.T, s *server, c *redis.Client){
 		want(t, c, "v", "getex", "k", "pxat", "1")
 		want(t, c, int64(0), "exists", "k")
 		wantErr(t, c, "ERR syntax error", "getex", "k", "ex", "1", "persist")
+		// a missing key is answered before the expire time is checked
+		want(t, c, nil, "getex", "missing", "ex", "0")
+		c.Set(ctx, "k", "v", 0)
+		wantErr(t, c, "ERR invalid expire time in 'getex' command", "getex", "k", "ex", "0")
+		want(t, c, int64(-1), "ttl", "k")
 	},
 	"mget": func(t *testing.T, s *server, c *redis.Client) {
 		c.Set(ctx, "a", "1", 0)
@@ -171,6 +176,18 @@ var commandCases = map[string]func(t *testing.T, s *server, c *redis.Client){
 		want(t, c, "3", "incrbyfloat", "g", "3")
 		wantErr(t, c, "ERR value is not a valid float", "incrbyfloat", "f", "abc")
 		wantErr(t, c, "ERR increment would produce NaN or Infinity", "incrbyfloat", "f", "inf")
+		// long double arithmetic and formatting, as redis-server 7.0 replies
+		want(t, c, "OK", "set", "big", "9223372036854775807")
+		want(t, c, "9223372036854775807", "incrbyfloat", "big", "0")
+		want(t, c, "OK", "set", "tiny", "5e-324")
+		want(t, c, "0", "incrbyfloat", "tiny", "0")
+		want(t, c, "OK", "set", "huge", "1e308")
+		if v, _ := do(t, c, "incrbyfloat", "huge", "1e308"); v == nil || len(v.(string)) != 309 {
+			t.Fatalf("1e308+1e308 = %v, want the 309-digit long double value", v)
+		}
+		want(t, c, "OK", "set", "max", "1.1e4932")
+		wantErr(t, c, "ERR increment would produce NaN or Infinity", "incrbyfloat", "max", "1.1e4932")
+		wantErr(t, c, "ERR value is not a valid float", "incrbyfloat", "huge", "1e5000")
 	},
 	"append": func(t *testing.T, s *server, c *redis.Client) {
 		want(t, c, int64(5), "append", "k", "hello")
@@ -757,6 +774,7 @@ var commandCases = map[string]func(t *testing.T, s *server, c *redis.Client){
 		c.Set(ctx, "a", "1", time.Hour)
 		c.Get(ctx, "a")
 		c.Get(ctx, "missing")
+		want(t, c, "", "info", "") // names no section: empty text, no panic
 		info := c.Info(ctx).Val()
 		for _, f := range []string{"redis_version:", "# Memory", "used_memory:", "maxmemory_policy:", "keyspace_hits:1", "keyspace_misses:1", "db0:keys=1,expires=1,avg_ttl=", "role:master", "evicted_keys:0", "expired_keys:0"} {
 			if !strings.Contains(info, f) {
