@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cachesrv/cachesrv/internal/config"
+	"github.com/cachesrv/cachesrv/internal/metrics"
 	"github.com/cachesrv/cachesrv/internal/origin"
 	"github.com/cachesrv/cachesrv/internal/protocol"
 )
@@ -64,4 +65,28 @@ func (a *App) originsInfo() []protocol.InfoField {
 		return nil
 	}
 	return protocol.OriginsInfo(a.Origins)
+}
+
+// originMetrics adapts the origins' stats to the metrics package.
+func (a *App) originMetrics() []metrics.OriginStats {
+	var out []metrics.OriginStats
+	for _, o := range a.Origins.Origins() {
+		s := o.Stats()
+		m := metrics.OriginStats{
+			Name: s.Name, Breaker: s.Breaker, BreakerOpened: s.BreakerOpen,
+			CoalescedWaiters: s.Coalesced, NegativeCached: s.Negative, Refreshes: s.Refreshes, RefreshErrors: s.RefreshErrs,
+			WarmedKeys: s.Warmed, Notifications: s.Notifies, Listening: s.Listening,
+			WriteBehind: s.WriteBehind, QueueDepth: s.QueueDepth, OldestSeconds: s.OldestSeconds, LagSeconds: s.LagSeconds,
+			JournalBytes: s.JournalBytes, DeadLetters: s.DeadLetters, Flushed: s.Flushed, CoalescedWrite: s.CoalescedWrites, Retries: s.Retries,
+		}
+		for i, op := range s.Ops {
+			bounds := origin.LatencyBuckets
+			m.Ops = append(m.Ops, metrics.OriginOpStats{
+				Op: origin.OpNames[i], Calls: op.Calls, Errors: op.Errors,
+				Latency: metrics.Histogram{Bounds: bounds, Counts: op.Buckets[:len(bounds)], Sum: op.SumSeconds, Count: op.Calls},
+			})
+		}
+		out = append(out, m)
+	}
+	return out
 }

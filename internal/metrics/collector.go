@@ -65,6 +65,8 @@ type collector struct {
 	tags, taggedKeys, tagBytes, tagInvalidations, invalidatedKeys, versionRejections *prometheus.Desc
 
 	leasesActive, leaseWaiting, leases, leaseEnds, fills, waits, waitSeconds, staleServes, negativeHits, pendingReplies *prometheus.Desc
+
+	origins originDescs
 }
 
 // NewCollector returns the collector New registers. It is exported for
@@ -133,6 +135,8 @@ func newCollector(src Source) *collector {
 		staleServes:    d("stampede_stale_serves_total", "Stale values served while a refresh was pending or in grace."),
 		negativeHits:   d("stampede_negative_hits_total", "Reads answered from a negative (not found at the origin) entry."),
 		pendingReplies: d("stampede_pending_replies_total", "Readers told a fill is in progress."),
+
+		origins: newOriginDescs(d),
 	}
 }
 
@@ -149,6 +153,9 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		c.tags, c.taggedKeys, c.tagBytes, c.tagInvalidations, c.invalidatedKeys, c.versionRejections,
 		c.leasesActive, c.leaseWaiting, c.leases, c.leaseEnds, c.fills, c.waits, c.waitSeconds, c.staleServes, c.negativeHits, c.pendingReplies,
 	} {
+		ch <- d
+	}
+	for _, d := range c.origins.all() {
 		ch <- d
 	}
 	for _, d := range c.src.ExtraDescs {
@@ -209,6 +216,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		send(ch, c.staleServes, prometheus.CounterValue, float64(l.StaleServes))
 		send(ch, c.negativeHits, prometheus.CounterValue, float64(l.NegativeHits))
 		send(ch, c.pendingReplies, prometheus.CounterValue, float64(l.Pending))
+	}
+	if c.src.Origins != nil {
+		c.origins.collect(ch, c.src.Origins())
 	}
 	if c.src.Extra != nil {
 		c.src.Extra(ch)

@@ -30,6 +30,9 @@ type Source struct {
 	// Stampede reads the stampede protection's (leases) counters.
 	Stampede func() StampedeStats
 
+	// Origins reads the origins' counters (read-through, write-behind...).
+	Origins func() []OriginStats
+
 	// Extra, when set, is called at the end of every scrape to send metrics
 	// that have no typed input here yet (an extension point for parts such
 	// as tag invalidation). The metrics it sends must follow the package's

@@ -90,7 +90,8 @@ func TestOriginReadThroughPostgres(t *testing.T) {
 		c.OriginsWarmOnStart = false
 	})
 	ctx := context.Background()
-	rc := redis.NewClient(&redis.Options{Addr: s.Addr, PoolSize: 1000, MaxRetries: -1})
+	rc := redis.NewClient(&redis.Options{Addr: s.Addr, PoolSize: 1000, MaxRetries: -1,
+		DialTimeout: 20 * time.Second, ReadTimeout: 20 * time.Second, PoolTimeout: 20 * time.Second})
 	t.Cleanup(func() { rc.Close() })
 
 	// 1,000 concurrent GETs of one cold key: one origin query, every
@@ -104,7 +105,9 @@ func TestOriginReadThroughPostgres(t *testing.T) {
 			defer wg.Done()
 			v, err := rc.Get(ctx, "user:1").Result()
 			if err != nil || v != `{"name":"Ada"}` {
-				bad.Add(1)
+				if bad.Add(1) == 1 {
+					t.Logf("first failure: %q, %v", v, err)
+				}
 			}
 		}()
 	}
@@ -179,6 +182,15 @@ func TestOriginReadThroughPostgres(t *testing.T) {
 	cfg := fmt.Sprint(c.ConfigGet(ctx, "*").Val())
 	if strings.Contains(cfg, pg.Dir) || strings.Contains(cfg, "postgres://") {
 		t.Fatalf("CONFIG GET shows the origin's connection")
+	}
+	// Prometheus metrics per origin.
+	rec := httptest.NewRecorder()
+	s.App.NewMetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, want := range []string{`cachesrv_origin_calls_total{op="load",origin="users"}`, `cachesrv_origin_coalesced_waiters_total{origin="users"}`,
+		`cachesrv_origin_breaker_state{origin="users"} 0`, `cachesrv_origin_call_duration_seconds_bucket{op="load",origin="users",le="0.1"}`} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 	// Warming loads the table's rows that are not cached.
 	c.Del(ctx, "user:1", "user:2")
