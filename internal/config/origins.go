@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"os"
 	"reflect"
 	"strings"
 	"time"
@@ -71,4 +72,39 @@ func (c *Config) decodeOrigins(file map[string]any, path string) error {
 		decode(v, &c.Origins.Routes, "routes")
 	}
 	return errors.Join(errs...)
+}
+
+// keepOriginSections copies the "origins:" and "routes:" blocks of the file
+// at path (top-level keys, up to the next top-level line) verbatim after
+// data, so that CONFIG REWRITE keeps them: they are not settings and
+// cannot be regenerated from CONFIG values.
+func keepOriginSections(path string, data []byte) ([]byte, error) {
+	old, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return data, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var keep []string
+	in := false
+	for _, line := range strings.SplitAfter(string(old), "\n") {
+		top := len(line) > 0 && line[0] != ' ' && line[0] != '\t' && line[0] != '#' && line[0] != '\n' && line[0] != '-'
+		if top {
+			key, _, _ := strings.Cut(line, ":")
+			in = originKeys[strings.TrimSpace(key)]
+		}
+		if in {
+			keep = append(keep, line)
+		}
+	}
+	if len(keep) == 0 {
+		return data, nil
+	}
+	out := append(data, "\n## Origins and routes (kept as written; see docs/origins.md)\n\n"...)
+	out = append(out, strings.Join(keep, "")...)
+	if !strings.HasSuffix(string(out), "\n") {
+		out = append(out, '\n')
+	}
+	return out, nil
 }
