@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // pent is the latest pending write of one key.
@@ -224,10 +226,16 @@ func (wb *writeBehind) flushOnce(ctx context.Context) bool {
 		if ctx.Err() != nil {
 			return false
 		}
-		// One bad write must not hold back the others: retry them one by
-		// one, counting attempts per key.
-		anyFail := false
+		// An origin that is down, slow or has its breaker open is
+		// retried without limit (backoff up to 5s); only writes the origin
+		// refuses (a constraint, a type error, an HTTP 4xx) count toward
+		// max_attempts. One refused write must not hold back the others:
+		// they are retried one by one.
+		anyFail := !permanent(err)
 		for i, op := range ops {
+			if anyFail && !permanent(err) {
+				break
+			}
 			var e error
 			if len(ops) == 1 {
 				e = err
@@ -242,10 +250,14 @@ func (wb *writeBehind) flushOnce(ctx context.Context) bool {
 				continue
 			}
 			anyFail = true
+			wb.stats.retries++
+			if !permanent(e) {
+				wb.mu.Unlock()
+				break
+			}
 			if p := wb.pend[keys[i]]; p != nil && p.seq == seqs[i] {
 				p.attempts++
 				p.lastErr = reason(unwrapOrigin(e))
-				wb.stats.retries++
 				if p.attempts >= wb.attempts {
 					wb.dead = append(wb.dead, DeadLetter{Key: keys[i], Value: p.val, Del: p.del, Attempts: p.attempts, Err: p.lastErr})
 					wb.stats.deadLettered++
@@ -260,7 +272,7 @@ func (wb *writeBehind) flushOnce(ctx context.Context) bool {
 			wb.mu.Lock()
 			wb.fails++
 			d := wb.backoff << min(wb.fails-1, 20)
-			d = min(d, 30*time.Second)
+			d = min(d, maxBackoff)
 			wb.nextAt = time.Now().Add(d)
 			wb.mu.Unlock()
 		}
@@ -294,7 +306,15 @@ func (wb *writeBehind) run(ctx context.Context, drain time.Duration) {
 		select {
 		case <-ctx.Done():
 			dctx, cancel := context.WithTimeout(context.Background(), drain)
+			// Drain while the origin takes writes; a failed round ends it
+			// (the journal keeps the rest for the next start).
 			for dctx.Err() == nil && wb.depth() > 0 && wb.flushOnce(dctx) {
+				wb.mu.Lock()
+				failed := wb.fails > 0
+				wb.mu.Unlock()
+				if failed {
+					break
+				}
 			}
 			cancel()
 			if n := wb.depth(); n > 0 {
@@ -432,6 +452,26 @@ func (wb *writeBehind) takeDead(key string) []DeadLetter {
 		wb.saveDeadLocked()
 	}
 	return out
+}
+
+// maxBackoff caps the retry delay, so that writes reach an origin that
+// came back within seconds.
+const maxBackoff = 5 * time.Second
+
+// permanent reports whether the origin refused the write itself (so that
+// retrying the same write cannot help): a PostgreSQL error other than
+// connection, resource, shutdown or serialization trouble, or an HTTP 4xx.
+func permanent(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code[:2] {
+		case "08", "40", "53", "57", "58":
+			return false
+		}
+		return true
+	}
+	var he *httpStatusError
+	return errors.As(err, &he) && he.code >= 400 && he.code < 500 && he.code != 408 && he.code != 429
 }
 
 var errNoWriteBehind = errors.New("origin has no write-behind route")

@@ -247,6 +247,32 @@ func TestOriginWriteBehindPostgres(t *testing.T) {
 	if count != n || string(sum) != string(h.Sum(nil)) {
 		t.Fatalf("after ORIGIN FLUSH: %d rows (want %d), checksum match %v", count, n, string(sum) == string(h.Sum(nil)))
 	}
+	// The origin goes down: writes keep being acknowledged; once it is
+	// back they all reach the table within 10 s.
+	pg.StopServer(t)
+	for i := 0; i < 200; i++ {
+		if err := c.Set(ctx, fmt.Sprintf("user:%d", 7000+i), "down", 0).Err(); err != nil {
+			t.Fatalf("write with the origin down: %v", err)
+		}
+	}
+	time.Sleep(2 * time.Second) // the origin stays down a while: failures, backoff, breaker
+	pg.StartAgain(t)
+	back := time.Now()
+	if err := c.Do(ctx, "ORIGIN", "FLUSH", "10").Err(); err != nil {
+		t.Fatalf("writes made while the origin was down not flushed 10 s after it came back: %v", err)
+	}
+	t.Logf("origin down for 2 s: 200 writes acknowledged, all in the table %v after it came back", time.Since(back).Round(time.Millisecond))
+	conn.Close(ctx)
+	var err2 error
+	if conn, err2 = pgx.Connect(ctx, pg.URL); err2 != nil {
+		t.Fatal(err2)
+	}
+	defer conn.Close(ctx)
+	var downRows int
+	conn.QueryRow(ctx, "SELECT count(*) FROM users WHERE payload = 'down'").Scan(&downRows)
+	if downRows != 200 {
+		t.Fatalf("%d of 200 writes made while the origin was down reached the table", downRows)
+	}
 	// DEL deletes the row.
 	c.Del(ctx, "user:1000")
 	if err := c.Do(ctx, "ORIGIN", "FLUSH").Err(); err != nil {

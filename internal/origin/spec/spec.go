@@ -79,11 +79,13 @@ type WriteBehind struct {
 	// FlushInterval is how long the flusher waits to fill a batch
 	// (default 100ms).
 	FlushInterval time.Duration `mapstructure:"flush_interval"`
-	// MaxAttempts failed attempts move a write to the dead letters
-	// (default 5).
+	// MaxAttempts refusals by the origin (an SQL error such as a
+	// constraint or type error, an HTTP 4xx) move a write to the dead
+	// letters (default 5). An unreachable, slow or failing origin is retried
+	// without limit.
 	MaxAttempts int `mapstructure:"max_attempts"`
 	// RetryBackoff is the first retry delay, doubled per attempt up to
-	// 30s (default 100ms).
+	// 5s (default 100ms).
 	RetryBackoff time.Duration `mapstructure:"retry_backoff"`
 	// MaxJournalBytes bounds the journal on disk (default 256mb): writes
 	// fail when it is full.
