@@ -69,13 +69,14 @@ func dbLoads(t *testing.T, conn *pgx.Conn) int {
 
 func usersOrigin(url string) spec.Origin {
 	return spec.Origin{
-		Kind:   "postgres",
-		URL:    url,
-		Load:   "SELECT * FROM load_user({id})",
-		Store:  "INSERT INTO users (id, payload) VALUES ({id}, {value}) ON CONFLICT (id) DO UPDATE SET payload = EXCLUDED.payload",
-		Delete: "DELETE FROM users WHERE id = {id}",
-		Warm:   "SELECT id, payload AS value FROM users ORDER BY id",
-		Listen: "cachesrv_invalidate",
+		Kind:    "postgres",
+		URL:     url,
+		Timeout: 10 * time.Second, // a loaded CI machine; the tests are about behaviour
+		Load:    "SELECT * FROM load_user({id})",
+		Store:   "INSERT INTO users (id, payload) VALUES ({id}, {value}) ON CONFLICT (id) DO UPDATE SET payload = EXCLUDED.payload",
+		Delete:  "DELETE FROM users WHERE id = {id}",
+		Warm:    "SELECT id, payload AS value FROM users ORDER BY id",
+		Listen:  "cachesrv_invalidate",
 		WriteBehind: spec.WriteBehind{Fsync: "always", FlushInterval: 20 * time.Millisecond, MaxAttempts: 2,
 			RetryBackoff: 10 * time.Millisecond},
 	}
@@ -468,8 +469,12 @@ func TestOriginNotifyInvalidation(t *testing.T) {
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	p99 := lat[len(lat)*99/100]
 	t.Logf("NOTIFY invalidation: p50 %v, p99 %v over %d updates", lat[len(lat)/2], p99, len(lat))
-	if p99 > 100*time.Millisecond {
-		t.Errorf("p99 invalidation latency %v > 100ms", p99)
+	limit := 100 * time.Millisecond
+	if raceOn {
+		limit = time.Second // the race detector slows every step
+	}
+	if p99 > limit {
+		t.Errorf("p99 invalidation latency %v > %v", p99, limit)
 	}
 	// A gap in the connection drops the route's keys.
 	pg.Restart(t)
