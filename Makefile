@@ -7,7 +7,7 @@ STATICCHECK_VERSION ?= v0.8.2
 TRACES    ?= ../shared/traces
 FUZZTIME  ?= 10s
 
-.PHONY: all build run test race vet fmt-check tidy-check lint staticcheck fuzz-smoke fuzz bench bench-compare hitratio rules-check ci clean
+.PHONY: all build run test race vet fmt-check tidy-check lint staticcheck fuzz-smoke fuzz bench bench-compare hitratio hitratio-e2e rules-check ci clean
 
 all: build
 
@@ -60,6 +60,11 @@ bench-compare: build
 ## hitratio: replay the shared traces through every eviction policy
 hitratio:
 	$(GO) run ./cmd/tracesim -readme $(TRACES)/README.md
+
+## hitratio-e2e: replay the shared traces over RESP against cachesrv and redis-server
+## (allkeys-lru, allkeys-lfu) at the same maxmemory; MAX=N replays a prefix (default 1,000,000)
+hitratio-e2e: build
+	TRACES=$(TRACES) ./scripts/hitratio-e2e.sh
 
 ## rules-check: validate and unit-test the Prometheus rules and sample config (needs promtool)
 rules-check:

@@ -36,6 +36,8 @@
 package main
 
 import (
+	"github.com/cachesrv/cachesrv/internal/tracefile"
+
 	"errors"
 	"flag"
 	"fmt"
@@ -43,6 +45,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -97,6 +100,9 @@ func run(args []string, out io.Writer) error {
 	format := fs.String("format", "", "trace format for every -trace: arc, lirs, cache2k, scarab or keys (default: from the file name)")
 	readme := fs.String("readme", "", "traces README `path`: run its reference table (traces next to it) and check the targets")
 	workers := fs.Int("j", runtime.GOMAXPROCS(0), "simulations run in parallel")
+	fs.IntVar(&storeOptions.shards, "store-shards", 64, "shards of the store in the store columns")
+	fs.IntVar(&storeOptions.value, "store-value", 100, "value bytes per entry in the store columns")
+	maxReqs := fs.Int("max", 0, "replay only the first `N` requests of each trace (0 = all; cmd/replay's -max)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -107,9 +113,16 @@ func run(args []string, out io.Writer) error {
 		policies = defaultPolicies()
 	}
 	for _, p := range policies {
-		if _, err := evict.New(p, evict.Options{}); err != nil {
+		name := p
+		if sp, ok := isStore(p); ok {
+			name = sp
+		}
+		if _, err := evict.New(name, evict.Options{}); err != nil {
 			return err
 		}
+	}
+	if storeOptions.value < 0 || storeOptions.value > 1<<20 {
+		return fmt.Errorf("bad -store-value %d", storeOptions.value)
 	}
 
 	var pts []refPoint
@@ -144,7 +157,7 @@ func run(args []string, out io.Writer) error {
 			ns = append(ns, n)
 		}
 		for _, path := range traces {
-			name := traceName(path)
+			name := tracefile.Name(path)
 			if _, ok := files[name]; ok {
 				name = path
 			}
@@ -161,11 +174,23 @@ func run(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *maxReqs < 0 {
+		return fmt.Errorf("bad -max %d", *maxReqs)
+	}
+	for _, t := range loaded {
+		if *maxReqs > 0 && len(t.Reqs) > *maxReqs {
+			t.Reqs = t.Reqs[:*maxReqs]
+		}
+	}
 	res, err := runAll(pts, policies, loaded, *workers)
 	if err != nil {
 		return err
 	}
 	printTable(out, pts, policies, res, *readme != "")
+	slices.Sort(storeNotes)
+	for _, n := range storeNotes {
+		fmt.Fprintln(out, n)
+	}
 	if *readme != "" {
 		printVerdict(out, pts, policies, res)
 	}
@@ -173,8 +198,8 @@ func run(args []string, out io.Writer) error {
 	return nil
 }
 
-func loadAll(order []string, files map[string]string, format string, workers int) (map[string]*trace, error) {
-	loaded := make(map[string]*trace, len(order))
+func loadAll(order []string, files map[string]string, format string, workers int) (map[string]*tracefile.Trace, error) {
+	loaded := make(map[string]*tracefile.Trace, len(order))
 	var mu sync.Mutex
 	var errs []error
 	sem := make(chan struct{}, max(1, workers))
@@ -185,7 +210,7 @@ func loadAll(order []string, files map[string]string, format string, workers int
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			t, err := loadTrace(files[name], format)
+			t, err := tracefile.Load(files[name], format)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -200,7 +225,11 @@ func loadAll(order []string, files map[string]string, format string, workers int
 }
 
 // runAll returns res[point][policy] hit ratios.
-func runAll(pts []refPoint, policies []string, traces map[string]*trace, workers int) ([][]float64, error) {
+// storeNotes collects what the store columns held (runAll's workers append
+// under their mutex).
+var storeNotes []string
+
+func runAll(pts []refPoint, policies []string, traces map[string]*tracefile.Trace, workers int) ([][]float64, error) {
 	res := make([][]float64, len(pts))
 	type job struct{ pt, pol int }
 	jobs := make(chan job)
@@ -213,8 +242,20 @@ func runAll(pts []refPoint, policies []string, traces map[string]*trace, workers
 			defer wg.Done()
 			for j := range jobs {
 				p := pts[j.pt]
-				hr, err := simulate(traces[p.trace], policies[j.pol], p.size)
+				var hr float64
+				var err error
+				note := ""
+				if sp, ok := isStore(policies[j.pol]); ok {
+					var held int64
+					hr, held, err = simulateStore(traces[p.trace], sp, p.size)
+					note = fmt.Sprintf("%s at %s/%s held %s entries (mean over the second half)", policies[j.pol], p.trace, commas(p.size), commas(int(held)))
+				} else {
+					hr, err = simulate(traces[p.trace], policies[j.pol], p.size)
+				}
 				mu.Lock()
+				if note != "" {
+					storeNotes = append(storeNotes, note)
+				}
 				if err != nil {
 					errs = append(errs, err)
 				}
@@ -240,8 +281,8 @@ func runAll(pts []refPoint, policies []string, traces map[string]*trace, workers
 	return res, errors.Join(errs...)
 }
 
-func sortByLen(idx []int, pts []refPoint, traces map[string]*trace) {
-	n := func(i int) int { return len(traces[pts[i].trace].reqs) }
+func sortByLen(idx []int, pts []refPoint, traces map[string]*tracefile.Trace) {
+	n := func(i int) int { return len(traces[pts[i].trace].Reqs) }
 	for i := 1; i < len(idx); i++ {
 		for j := i; j > 0 && n(idx[j]) > n(idx[j-1]); j-- {
 			idx[j], idx[j-1] = idx[j-1], idx[j]

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/cachesrv/cachesrv/internal/tracefile"
+
 	"bufio"
 	"fmt"
 	"io"
@@ -91,7 +93,7 @@ func findTrace(dir, name string) (string, error) {
 		return "", err
 	}
 	for _, m := range matches {
-		if _, _, err := detectFormat(m); err == nil && traceName(m) == name {
+		if _, _, err := tracefile.DetectFormat(m); err == nil && tracefile.Name(m) == name {
 			return m, nil
 		}
 	}

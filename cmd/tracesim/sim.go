@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/cachesrv/cachesrv/internal/tracefile"
+
 	"github.com/cachesrv/cachesrv/internal/evict"
 )
 
@@ -11,7 +13,7 @@ const requestsPerSecond = 1000
 // cache-aside traffic: a hit is an Access; a miss Inserts the key (Size 1,
 // Capacity size) and then evicts Victim()s while Len() > size. It returns
 // the hit ratio in percent.
-func simulate(t *trace, policy string, size int) (float64, error) {
+func simulate(t *tracefile.Trace, policy string, size int) (float64, error) {
 	var now int64
 	p, err := evict.New(policy, evict.Options{
 		Capacity: int64(size),
@@ -20,11 +22,11 @@ func simulate(t *trace, policy string, size int) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	slot := make([]uint32, len(t.hashes)) // key -> id+1, 0 when not cached
+	slot := make([]uint32, len(t.Hashes)) // key -> id+1, 0 when not cached
 	owner := make([]int32, 0, size+1)     // id -> key
 	free := make([]uint32, 0, size+1)
 	hits := 0
-	for i, k := range t.reqs {
+	for i, k := range t.Reqs {
 		now = int64(i) * 1000 / requestsPerSecond
 		if s := slot[k]; s != 0 {
 			hits++
@@ -40,7 +42,7 @@ func simulate(t *trace, policy string, size int) (float64, error) {
 			id = uint32(len(owner))
 			owner = append(owner, k)
 		}
-		p.Insert(id, evict.Entry{Hash: t.hashes[k], Size: 1})
+		p.Insert(id, evict.Entry{Hash: t.Hashes[k], Size: 1})
 		slot[k] = id + 1
 		for p.Len() > size {
 			v, ok := p.Victim()
@@ -52,8 +54,8 @@ func simulate(t *trace, policy string, size int) (float64, error) {
 			free = append(free, v)
 		}
 	}
-	if len(t.reqs) == 0 {
+	if len(t.Reqs) == 0 {
 		return 0, nil
 	}
-	return 100 * float64(hits) / float64(len(t.reqs)), nil
+	return 100 * float64(hits) / float64(len(t.Reqs)), nil
 }

@@ -92,6 +92,7 @@ func New(cfg *config.Config, log *slog.Logger, level *slog.LevelVar) (*App, erro
 		Config:           (*configBackend)(a),
 		MaxClients:       cfg.MaxClients,
 		IdleTimeout:      cfg.Timeout,
+		TCPKeepAlive:     cfg.TCPKeepalive,
 		ProtoMaxBulkLen:  cfg.ProtoMaxBulkLen,
 		QueryBufferLimit: cfg.ClientQueryBufferLimit,
 		RequirePass:      cfg.RequirePass,
@@ -107,8 +108,11 @@ func New(cfg *config.Config, log *slog.Logger, level *slog.LevelVar) (*App, erro
 		AuditLogger:      auditLogger(cfg, log),
 		OutputLimit:      outputLimit(cfg),
 		OutputTimeout:    cfg.ClientOutputTimeout,
+		PubSubLimit:      pubsubLimit(cfg),
+		TrackingMaxKeys:  cfg.TrackingTableMaxKeys,
 	})
 	a.Server.SetTags(a.Tags)
+	a.Server.SetNotifyKeyspaceEvents(cfg.NotifyKeyspaceEvents)
 	// stampede protection: leases for CACHE.*, broken by writes (the
 	// server's write observer) and by tag invalidations; swept in Run.
 	if a.Leases, err = lease.New(lease.Options{Clock: expire.System, Tags: a.Tags, Charge: st.AddMemory}); err != nil {
@@ -315,6 +319,8 @@ func (a *App) apply(name string, c *config.Config) error {
 		a.Server.SetMaxClients(c.MaxClients)
 	case "timeout":
 		a.Server.SetIdleTimeout(c.Timeout)
+	case "tcp-keepalive":
+		a.Server.SetTCPKeepAlive(c.TCPKeepalive)
 	case "proto-max-bulk-len":
 		a.Server.SetProtoMaxBulkLen(c.ProtoMaxBulkLen)
 	case "client-query-buffer-limit":
@@ -323,6 +329,11 @@ func (a *App) apply(name string, c *config.Config) error {
 		a.Server.SetRequirePass(c.RequirePass)
 	case "client-output-buffer-limit", "client-output-timeout":
 		a.Server.SetOutputLimit(outputLimit(c), c.ClientOutputTimeout)
+		a.Server.SetPubSubLimit(pubsubLimit(c))
+	case "notify-keyspace-events":
+		a.Server.SetNotifyKeyspaceEvents(c.NotifyKeyspaceEvents)
+	case "tracking-table-max-keys":
+		a.Server.SetTrackingMaxKeys(c.TrackingTableMaxKeys)
 	case "hz":
 		a.Sweeper.SetHz(c.Hz)
 	case "active-expire-effort":

@@ -61,6 +61,15 @@ func (a *App) metricsSource() metrics.Source {
 				VersionRejections: t.VersionRejections,
 			}
 		},
+		PubSub: func() metrics.PubSubStats {
+			p := a.Server.PubSubStats()
+			return metrics.PubSubStats{
+				Channels: p.Channels, Patterns: p.Patterns, Subscribers: p.Subscribers,
+				Messages: p.Messages, Pushes: p.Pushes, Invalidations: p.Invalidations,
+				TrackingKeys: p.TrackingKeys, TrackingItems: p.TrackingItems,
+				TrackingClients: p.TrackingClients, TrackingPrefixes: p.TrackingPrefixes,
+			}
+		},
 		Stampede: func() metrics.StampedeStats {
 			l := a.Leases.Stats()
 			return metrics.StampedeStats{

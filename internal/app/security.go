@@ -52,6 +52,16 @@ func outputLimit(cfg *config.Config) protocol.OutputLimit {
 	return protocol.OutputLimit{Hard: l.Hard, Soft: l.Soft, SoftSeconds: l.SoftSeconds}
 }
 
+// pubsubLimit is client-output-buffer-limit's pubsub class; when it is not
+// configured, Redis's default (32mb 8mb 60) applies.
+func pubsubLimit(cfg *config.Config) protocol.OutputLimit {
+	if !strings.Contains(strings.ToLower(cfg.ClientOutputBufferLimit), "pubsub") {
+		return protocol.OutputLimit{Hard: 32 << 20, Soft: 8 << 20, SoftSeconds: 60}
+	}
+	l := cfg.OutputBufferLimitFor("pubsub")
+	return protocol.OutputLimit{Hard: l.Hard, Soft: l.Soft, SoftSeconds: l.SoftSeconds}
+}
+
 // ErrExposed is returned by CheckExposure for a server that would accept
 // clients from other hosts without authentication.
 var ErrExposed = errors.New("refusing to accept clients from other hosts without authentication")

@@ -87,6 +87,13 @@ type Config struct {
 	TagsMaxPerKey int // tags-max-per-key
 	TagMaxLen     int // tag-max-len: bytes
 
+	// TrackingTableMaxKeys is tracking-table-max-keys: keys remembered for
+	// client-side caching (CLIENT TRACKING); 0 = unlimited.
+	TrackingTableMaxKeys int64
+	// NotifyKeyspaceEvents is notify-keyspace-events (canonical form; see
+	// CanonicalKeyspaceEvents); empty = off.
+	NotifyKeyspaceEvents string
+
 	// Server.
 
 	Shards          int           // shards: power of two
@@ -162,6 +169,8 @@ func Default() *Config {
 
 		TagsMaxPerKey: 32,
 		TagMaxLen:     256,
+
+		TrackingTableMaxKeys: 1000000,
 
 		Shards:          64,
 		MetricsAddr:     "127.0.0.1:9379",

@@ -44,6 +44,8 @@ var nonDefault = map[string]string{
 	"slowlog-log-slower-than":    "-1",
 	"slowlog-max-len":            "1024",
 	"tags-max-per-key":           "8",
+	"tracking-table-max-keys":    "5000",
+	"notify-keyspace-events":     "KEA",
 	"tag-max-len":                "64",
 	"metrics-addr":               ":9100",
 	"log-level":                  "debug",
@@ -120,6 +122,7 @@ func TestParamsMetadata(t *testing.T) {
 		"requirepass", "maxclients", "timeout", "proto-max-bulk-len", "client-query-buffer-limit",
 		"hz", "active-expire-effort", "slowlog-log-slower-than", "slowlog-max-len", "expire-jitter",
 		"log-level", "tags-max-per-key", "tag-max-len", "client-output-buffer-limit", "tcp-keepalive", "client-output-timeout",
+		"tracking-table-max-keys", "notify-keyspace-events",
 	}
 	for _, p := range ps {
 		if p.Name != strings.ToLower(p.Name) || strings.ContainsAny(p.Name, " _") {

@@ -269,6 +269,18 @@ func buildTable() []*param {
 			"longest tag, in bytes, 1 to 65536"),
 			func(c *Config) *int { return &c.TagMaxLen }, 1, 65536)),
 
+		withSection("Client-side caching", &param{
+			Param: meta("notify-keyspace-events", "classes", redis|mutable,
+				"keyspace notifications: K (keyspace channel), E (keyevent channel) and the classes g $ x e n (A = g$lshzxetd), plus i for tag invalidations; empty disables"),
+			get:   func(c *Config) string { return c.NotifyKeyspaceEvents },
+			yaml:  func(c *Config) (string, error) { return yamlQuote(c.NotifyKeyspaceEvents) },
+			set:   setChecked(func(c *Config) *string { return &c.NotifyKeyspaceEvents }, CanonicalKeyspaceEvents, func(string) error { return nil }),
+			check: func(c *Config) error { _, err := CanonicalKeyspaceEvents(c.NotifyKeyspaceEvents); return err },
+		}),
+		withSection("Client-side caching", intParam(meta("tracking-table-max-keys", "int", redis|mutable,
+			"keys remembered for CLIENT TRACKING in default mode; over it, keys are invalidated and forgotten; 0 = unlimited"),
+			func(c *Config) *int64 { return &c.TrackingTableMaxKeys }, 0, math.MaxInt64)),
+
 		withSection("Server", stringParam(meta("metrics-addr", "host:port", 0,
 			"listen address of the Prometheus /metrics endpoint; empty disables it"),
 			func(c *Config) *string { return &c.MetricsAddr }, checkHostPort)),

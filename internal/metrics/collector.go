@@ -66,6 +66,8 @@ type collector struct {
 
 	leasesActive, leaseWaiting, leases, leaseEnds, fills, waits, waitSeconds, staleServes, negativeHits, pendingReplies *prometheus.Desc
 
+	psChannels, psPatterns, psSubscribers, psMessages, pushes, invalidationPushes, trkKeys, trkItems, trkClients, trkPrefixes *prometheus.Desc
+
 	origins originDescs
 }
 
@@ -136,6 +138,17 @@ func newCollector(src Source) *collector {
 		negativeHits:   d("stampede_negative_hits_total", "Reads answered from a negative (not found at the origin) entry."),
 		pendingReplies: d("stampede_pending_replies_total", "Readers told a fill is in progress."),
 
+		psChannels:         d("pubsub_channels", "Channels with at least one subscriber."),
+		psPatterns:         d("pubsub_patterns", "Patterns with at least one subscriber."),
+		psSubscribers:      d("pubsub_subscribers", "Clients subscribed to at least one channel or pattern."),
+		psMessages:         d("pubsub_messages_total", "Messages delivered by PUBLISH (one per receiving client)."),
+		pushes:             d("pushes_total", "Out-of-band frames queued to clients (messages, invalidations, MONITOR lines)."),
+		invalidationPushes: d("tracking_invalidation_pushes_total", "Client-side caching invalidation frames sent."),
+		trkKeys:            d("tracking_keys", "Keys in the tracking table (default mode)."),
+		trkItems:           d("tracking_items", "(key, client) pairs in the tracking table."),
+		trkClients:         d("tracking_clients", "Clients with CLIENT TRACKING on."),
+		trkPrefixes:        d("tracking_prefixes", "BCAST prefixes registered."),
+
 		origins: newOriginDescs(d),
 	}
 }
@@ -152,6 +165,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		c.cycles, c.swept, c.sweepBusy, c.timeCap, c.stale, c.lag,
 		c.tags, c.taggedKeys, c.tagBytes, c.tagInvalidations, c.invalidatedKeys, c.versionRejections,
 		c.leasesActive, c.leaseWaiting, c.leases, c.leaseEnds, c.fills, c.waits, c.waitSeconds, c.staleServes, c.negativeHits, c.pendingReplies,
+		c.psChannels, c.psPatterns, c.psSubscribers, c.psMessages, c.pushes, c.invalidationPushes, c.trkKeys, c.trkItems, c.trkClients, c.trkPrefixes,
 	} {
 		ch <- d
 	}
@@ -195,6 +209,19 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		send(ch, c.invalidatedKeys, prometheus.CounterValue, float64(t.KeysInvalidatedByTag), "tag")
 		send(ch, c.invalidatedKeys, prometheus.CounterValue, float64(t.KeysInvalidatedByDep), "dependency")
 		send(ch, c.versionRejections, prometheus.CounterValue, float64(t.VersionRejections))
+	}
+	if c.src.PubSub != nil {
+		p := c.src.PubSub()
+		send(ch, c.psChannels, prometheus.GaugeValue, float64(p.Channels))
+		send(ch, c.psPatterns, prometheus.GaugeValue, float64(p.Patterns))
+		send(ch, c.psSubscribers, prometheus.GaugeValue, float64(p.Subscribers))
+		send(ch, c.psMessages, prometheus.CounterValue, float64(p.Messages))
+		send(ch, c.pushes, prometheus.CounterValue, float64(p.Pushes))
+		send(ch, c.invalidationPushes, prometheus.CounterValue, float64(p.Invalidations))
+		send(ch, c.trkKeys, prometheus.GaugeValue, float64(p.TrackingKeys))
+		send(ch, c.trkItems, prometheus.GaugeValue, float64(p.TrackingItems))
+		send(ch, c.trkClients, prometheus.GaugeValue, float64(p.TrackingClients))
+		send(ch, c.trkPrefixes, prometheus.GaugeValue, float64(p.TrackingPrefixes))
 	}
 	if c.src.Stampede != nil {
 		l := c.src.Stampede()

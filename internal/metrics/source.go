@@ -29,6 +29,8 @@ type Source struct {
 	Tags func() TagStats
 	// Stampede reads the stampede protection's (leases) counters.
 	Stampede func() StampedeStats
+	// PubSub reads pub/sub and client-side caching (tracking) counters.
+	PubSub func() PubSubStats
 
 	// Origins reads the origins' counters (read-through, write-behind...).
 	Origins func() []OriginStats
@@ -144,6 +146,15 @@ type TagStats struct {
 	KeysInvalidatedByTag uint64
 	KeysInvalidatedByDep uint64
 	VersionRejections    uint64
+}
+
+// PubSubStats is a snapshot of pub/sub and tracking counters.
+type PubSubStats struct {
+	Channels, Patterns, Subscribers int
+	Messages, Pushes, Invalidations uint64
+	TrackingKeys, TrackingItems     int64
+	TrackingClients                 int64
+	TrackingPrefixes                int64
 }
 
 // StampedeStats is a snapshot of the stampede protection's counters.

@@ -14,8 +14,8 @@ import (
 )
 
 // ACL users, following Redis 7's model: a user has flags (on/off, nopass),
-// SHA-256 password hashes, key patterns, channel patterns (accepted and
-// shown, without effect: cachesrv has no pub/sub) and a bitmap of allowed
+// SHA-256 password hashes, key patterns, channel patterns (checked by the
+// pub/sub commands, pubsub.go) and a bitmap of allowed
 // commands indexed by command id. Selectors ("(...)"), %R~/%W~ key
 // permissions and first-argument rules ("+select|0") are not supported.
 //

@@ -76,6 +76,17 @@ type Client struct {
 	rnd      uint64
 	bufAcct  int64 // buffer bytes added to the store's used memory
 
+	// Out-of-band output (push.go): wmu serialises socket writes between
+	// the connection goroutine and the push writer.
+	wmu      sync.Mutex
+	box      outbox
+	subCount atomic.Int64 // channels + patterns subscribed (pubsub.go)
+	ps       *clientPubSub
+	trk      *clientTracking // nil while tracking is off (tracking.go)
+	// CLIENT CACHING YES / NO for the next command (OPTIN / OPTOUT).
+	caching, cachingNo bool
+	trkKeys            [][]byte // scratch for trackRead
+
 	originTickets []origin.Ticket // write-behind writes to make durable after the command (cmd_origin.go)
 
 	info struct {
@@ -156,6 +167,7 @@ func (c *Client) lockKey(key []byte) (*store.Shard, uint64) {
 	if !c.inExec {
 		sh.Lock()
 		c.held = sh
+		c.ownShard(sh.Index())
 	}
 	return sh, h
 }
@@ -164,6 +176,7 @@ func (c *Client) lockKey(key []byte) (*store.Shard, uint64) {
 func (c *Client) unlock(sh *store.Shard) {
 	if !c.inExec {
 		c.held = nil
+		c.disownShard(sh.Index())
 		sh.Unlock()
 	}
 }
@@ -186,6 +199,9 @@ func (c *Client) lockKeys(keys [][]byte) {
 	}
 	c.st.LockShards(c.shards)
 	c.heldSet = c.shards
+	for _, i := range c.shards {
+		c.ownShard(i)
+	}
 }
 
 func (c *Client) unlockKeys() {
@@ -193,6 +209,9 @@ func (c *Client) unlockKeys() {
 		return
 	}
 	c.heldSet = nil
+	for _, i := range c.shards {
+		c.disownShard(i)
+	}
 	c.st.UnlockShards(c.shards)
 }
 
@@ -203,6 +222,7 @@ func (c *Client) lockAll() {
 	}
 	c.st.LockAll()
 	c.heldAll = true
+	c.ownAll(true)
 }
 
 func (c *Client) unlockAll() {
@@ -210,6 +230,7 @@ func (c *Client) unlockAll() {
 		return
 	}
 	c.heldAll = false
+	c.ownAll(false)
 	c.st.UnlockAll()
 }
 
@@ -223,14 +244,19 @@ func (c *Client) unlockHeld() {
 		return
 	}
 	if c.held != nil {
+		c.disownShard(c.held.Index())
 		c.held.Unlock()
 		c.held = nil
 	}
 	if c.heldSet != nil {
+		for _, i := range c.heldSet {
+			c.disownShard(i)
+		}
 		c.st.UnlockShards(c.heldSet)
 		c.heldSet = nil
 	}
 	if c.heldAll {
+		c.ownAll(false)
 		c.st.UnlockAll()
 		c.heldAll = false
 	}

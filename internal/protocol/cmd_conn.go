@@ -9,6 +9,17 @@ import (
 )
 
 func cmdPing(c *Client, args [][]byte) {
+	if c.resp == 2 && c.subCount.Load() > 0 && len(args) <= 2 {
+		// RESP2 subscribed mode: PING answers like a message.
+		c.addArray(2)
+		c.addBulkStr("pong")
+		if len(args) == 2 {
+			c.addBulk(args[1])
+		} else {
+			c.addBulkStr("")
+		}
+		return
+	}
 	switch len(args) {
 	case 1:
 		c.addSimple("PONG")
@@ -132,6 +143,7 @@ func validClientName(b []byte) bool {
 }
 
 func cmdReset(c *Client, args [][]byte) {
+	c.dropPushSources()
 	c.discard()
 	c.unwatchAll()
 	c.db = 0
@@ -192,9 +204,11 @@ func cmdExec(c *Client, args [][]byte) {
 		return
 	}
 	c.inExec = true
+	c.ownAll(true)
 	func() {
 		defer func() {
 			c.inExec = false
+			c.ownAll(false)
 			c.st.UnlockAll()
 		}()
 		c.addArray(len(queued))
@@ -447,6 +461,10 @@ func cmdClientKill(c *Client, args [][]byte) {
 		case eq(args[i], "laddr"):
 			laddr = v
 		case eq(args[i], "user"):
+			if c.srv.acl.get(v) == nil {
+				c.addError("ERR No such user '" + v + "'")
+				return
+			}
 			user = v
 		case eq(args[i], "type"):
 			if t := strings.ToLower(v); t != "normal" && t != "master" && t != "replica" && t != "pubsub" && t != "slave" {

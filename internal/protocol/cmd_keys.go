@@ -298,9 +298,12 @@ func cmdFlushDB(c *Client, args [][]byte) {
 		return
 	}
 	c.lockAll()
+	c.srv.tracking.setFlushing(true)
 	c.st.FlushDBLocked(c.db)
+	c.srv.tracking.setFlushing(false)
 	c.unlockAll()
 	c.keyspaceReplaced()
+	c.srv.tracking.flushed()
 	c.addOK()
 }
 
@@ -309,9 +312,12 @@ func cmdFlushAll(c *Client, args [][]byte) {
 		return
 	}
 	c.lockAll()
+	c.srv.tracking.setFlushing(true)
 	c.st.FlushAllLocked()
+	c.srv.tracking.setFlushing(false)
 	c.unlockAll()
 	c.keyspaceReplaced()
+	c.srv.tracking.flushed()
 	c.addOK()
 }
 
@@ -348,6 +354,7 @@ func cmdSwapDB(c *Client, args [][]byte) {
 	}
 	c.unlockAll()
 	c.keyspaceReplaced()
+	c.srv.tracking.flushed()
 	c.addOK()
 }
 

@@ -137,7 +137,7 @@ func (s *Server) InfoText(sections []string, locksHeld bool) string {
 			add("client_recent_max_input_buffer", 0)
 			add("client_recent_max_output_buffer", 0)
 			add("blocked_clients", 0)
-			add("tracking_clients", 0)
+			add("tracking_clients", s.tracking.numClients())
 			add("clients_in_timeout_table", 0)
 		case "memory":
 			used := s.st.UsedMemory()
@@ -198,8 +198,11 @@ func (s *Server) InfoText(sections []string, locksHeld bool) string {
 			add("evicted_clients", 0)
 			add("keyspace_hits", hits)
 			add("keyspace_misses", misses)
-			add("pubsub_channels", 0)
-			add("pubsub_patterns", 0)
+			for _, f := range s.trackingInfo() {
+				if f.Name != "tracking_clients" {
+					fields = append(fields, f)
+				}
+			}
 			add("total_error_replies", errs)
 			add("deleted_keys", st.RemovedBy(store.Deleted))
 			add("invalidated_keys", st.RemovedBy(store.Invalidated))
@@ -330,6 +333,14 @@ func cmdConfigSet(c *Client, args [][]byte) {
 	if c.srv.opts.Config == nil {
 		c.addError("ERR CONFIG SET is not available")
 		return
+	}
+	for i := 2; i < len(args); i += 2 {
+		for j := 2; j < i; j += 2 {
+			if strings.EqualFold(string(args[i]), string(args[j])) {
+				c.addError("ERR CONFIG SET failed (possibly related to argument '" + strings.ToLower(string(args[i])) + "') - duplicate parameter")
+				return
+			}
+		}
 	}
 	for i := 2; i < len(args); i += 2 {
 		name := strings.ToLower(string(args[i]))
@@ -562,7 +573,9 @@ func cmdCommandList(c *Client, args [][]byte) {
 		v := string(args[4])
 		switch {
 		case eq(args[3], "pattern"):
-			filter = func(cmd *Command) bool { return globMatch([]byte(v), []byte(cmd.Name), true) }
+			// Subcommands match by their full name, as Redis: "config*" lists
+			// config|get, and "set" does not match config|set.
+			filter = func(cmd *Command) bool { return globMatch([]byte(v), []byte(cmd.FullName()), true) }
 		case eq(args[3], "aclcat"):
 			filter = func(cmd *Command) bool {
 				for _, cat := range cmd.Categories() {

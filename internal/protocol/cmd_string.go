@@ -182,9 +182,12 @@ func (c *Client) setGeneric(key, val []byte, o *setOpts, okReply bool) {
 		c.scratch = old
 	}
 	if (o.nx && exists) || (o.xx && !exists) {
-		if o.get {
+		switch {
+		case o.get:
 			c.addOld(old, exists)
-		} else {
+		case !okReply: // SETNX: an integer reply
+			c.addInt(0)
+		default:
 			c.addNull()
 		}
 		return
@@ -270,14 +273,9 @@ func cmdSet(c *Client, args [][]byte) {
 }
 
 func cmdSetNX(c *Client, args [][]byte) {
+	// The existence check and the write are one step under the key's lock:
+	// a concurrent SET cannot slip between them.
 	o := setOpts{nx: true}
-	sh, h := c.lockKey(args[1])
-	exists := sh.ExistsLocked(c.db, args[1], h, c.now)
-	c.unlock(sh)
-	if exists {
-		c.addInt(0)
-		return
-	}
 	c.setGeneric(args[1], args[2], &o, false)
 }
 

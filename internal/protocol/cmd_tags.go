@@ -157,7 +157,9 @@ func hasTagRef(refs []byte, r store.TagRef) bool {
 // cmdInvalidate: INVALIDATE tag [tag ...]
 func cmdInvalidate(c *Client, args [][]byte) {
 	if x := c.tagIndex(); x != nil {
+		keys := c.trackedTagKeys(x, args[1:])
 		c.addInt(x.Invalidate(c.db, args[1:], false, 0, c.locksHeld()))
+		c.srv.tracking.invalidateKeys(c, keys, false)
 	}
 }
 
@@ -172,7 +174,9 @@ func cmdSoftInvalidate(c *Client, args [][]byte) {
 		c.addError("ERR grace must be a positive number of milliseconds")
 		return
 	}
+	keys := c.trackedTagKeys(x, args[2:])
 	c.addInt(x.Invalidate(c.db, args[2:], true, grace, c.locksHeld()))
+	c.srv.tracking.invalidateKeys(c, keys, true)
 }
 
 // cmdTags: TAGS key — the key's tags.

@@ -158,9 +158,28 @@ func buildTable() *Table {
 	sub(cl, "no-touch", 3, conn, "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", cmdClientNoTouch)
 	sub(cl, "reply", 3, conn, "Instructs the server whether to reply to commands.", cmdClientReply)
 	sub(cl, "help", 2, conn, "Returns helpful text about the different subcommands.", cmdClientHelp)
+	// Client-side caching (tracking.go).
+	sub(cl, "tracking", -3, conn, "Controls server-assisted client-side caching for the connection.", cmdClientTracking)
+	sub(cl, "caching", 3, conn, "Instructs the server whether to track the keys in the next request.", cmdClientCaching)
+	sub(cl, "getredir", 2, conn, "Returns the client ID to which the connection's tracking notifications are redirected.", cmdClientGetRedir)
+	sub(cl, "trackinginfo", 2, conn, "Returns information about server-assisted client-side caching for the connection.", cmdClientTrackingInfo)
+
+	// Pub/sub (pubsub.go)
+	ps := FlagPubSub | FlagNoScript | FlagLoading | FlagStale
+	srv("subscribe", -2, ps, "pubsub", "pubsub", "2.0.0", "Listens for messages published to channels.", cmdSubscribe)
+	srv("psubscribe", -2, ps, "pubsub", "pubsub", "2.0.0", "Listens for messages published to channels that match one or more patterns.", cmdPSubscribe)
+	srv("unsubscribe", -1, ps, "pubsub", "pubsub", "2.0.0", "Stops listening to messages posted to channels.", cmdUnsubscribe)
+	srv("punsubscribe", -1, ps, "pubsub", "pubsub", "2.0.0", "Stops listening to messages published to channels that match one or more patterns.", cmdPUnsubscribe)
+	srv("publish", 3, FlagPubSub|FlagLoading|FlagStale|f, "pubsub", "pubsub", "2.0.0", "Posts a message to a channel.", cmdPublish)
+	psc := srv("pubsub", -2, 0, "pubsub", "pubsub", "2.8.0", "A container for Pub/Sub commands.", nil)
+	sub(psc, "channels", -2, FlagPubSub|FlagLoading|FlagStale, "Returns the active channels.", cmdPubSubChannels)
+	sub(psc, "numsub", -2, FlagPubSub|FlagLoading|FlagStale, "Returns a count of subscribers to channels.", cmdPubSubNumSub)
+	sub(psc, "numpat", 2, FlagPubSub|FlagLoading|FlagStale, "Returns a count of unique pattern subscriptions.", cmdPubSubNumPat)
+	sub(psc, "help", 2, FlagLoading|FlagStale, "Returns helpful text about the different subcommands.", cmdPubSubHelp)
 
 	// Server
 	srv("info", -1, FlagLoading|FlagStale, "dangerous", "server", "1.0.0", "Returns information and statistics about the server.", cmdInfo)
+	srv("monitor", 1, adm|FlagLoading|FlagStale, "", "server", "1.0.0", "Listens for all requests received by the server in real-time.", cmdMonitor)
 	srv("time", 1, FlagLoading|FlagStale|f, "", "server", "2.6.0", "Returns the server time.", cmdTime)
 	srv("shutdown", -1, adm|FlagLoading|FlagStale|FlagNoMulti|FlagAllowBusy, "", "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", cmdShutdown)
 	cfg := srv("config", -2, 0, "", "server", "2.0.0", "A container for server configuration commands.", nil)

@@ -39,6 +39,7 @@ type Options struct {
 	Config           ConfigBackend
 	MaxClients       int
 	IdleTimeout      time.Duration
+	TCPKeepAlive     time.Duration // tcp-keepalive: probe period; 0 disables
 	ProtoMaxBulkLen  int64
 	QueryBufferLimit int64
 	RequirePass      string
@@ -67,6 +68,11 @@ type Options struct {
 	// OutputTimeout closes a client whose replies make no progress for this
 	// long (client-output-timeout); 0 never does.
 	OutputTimeout time.Duration
+	// PubSubLimit is client-output-buffer-limit for the pubsub class: it
+	// bounds the pending messages of subscribed clients (push.go).
+	PubSubLimit OutputLimit
+	// TrackingMaxKeys is tracking-table-max-keys (0 = unlimited).
+	TrackingMaxKeys int64
 }
 
 // OutputLimit bounds a client's pending output: the replies produced but
@@ -90,10 +96,17 @@ type Server struct {
 
 	maxClients  atomic.Int64
 	idleTimeout atomic.Int64 // ns
+	keepAlive   atomic.Int64 // ns (tcp-keepalive)
 	maxBulk     atomic.Int64
 	maxQuery    atomic.Int64
 	jitter      atomic.Uint64 // math.Float64bits
 	outLimit    atomic.Pointer[outputLimits]
+	pubsubLimit atomic.Pointer[outputLimits]
+	pushStats   pushStats
+	pubsub      pubsubRegistry
+	tracking    trackingTable
+	monitors    monitors
+	notify      atomic.Uint32 // notify-keyspace-events classes (notify.go)
 
 	acl      *aclUsers
 	aclLog   aclLog
@@ -148,10 +161,14 @@ func New(o Options) *Server {
 	}
 	s.maxClients.Store(int64(o.MaxClients))
 	s.idleTimeout.Store(int64(o.IdleTimeout))
+	s.keepAlive.Store(int64(o.TCPKeepAlive))
 	s.maxBulk.Store(o.ProtoMaxBulkLen)
 	s.maxQuery.Store(o.QueryBufferLimit)
 	s.SetExpireJitter(o.ExpireJitter)
 	s.SetOutputLimit(o.OutputLimit, o.OutputTimeout)
+	s.SetPubSubLimit(o.PubSubLimit)
+	s.pubsub.init()
+	s.tracking.init(s, o.TrackingMaxKeys)
 	s.slowlog.slower.Store(o.SlowlogSlower)
 	s.slowlog.maxLen.Store(int64(o.SlowlogMaxLen))
 	s.table = buildTable()
@@ -173,8 +190,12 @@ func New(o Options) *Server {
 func (s *Server) Table() *Table { return s.table }
 
 // Setters for settings CONFIG SET may change at run time.
-func (s *Server) SetMaxClients(n int)              { s.maxClients.Store(int64(n)) }
-func (s *Server) SetIdleTimeout(d time.Duration)   { s.idleTimeout.Store(int64(d)) }
+func (s *Server) SetMaxClients(n int)            { s.maxClients.Store(int64(n)) }
+func (s *Server) SetIdleTimeout(d time.Duration) { s.idleTimeout.Store(int64(d)) }
+
+// SetTCPKeepAlive changes the keepalive period of connections accepted from
+// now on (tcp-keepalive; 0 disables keepalive probes).
+func (s *Server) SetTCPKeepAlive(d time.Duration)  { s.keepAlive.Store(int64(d)) }
 func (s *Server) SetProtoMaxBulkLen(n int64)       { s.maxBulk.Store(n) }
 func (s *Server) SetQueryBufferLimit(n int64)      { s.maxQuery.Store(n) }
 func (s *Server) SetRequirePass(p string)          { s.acl.setDefaultPassword(p) }
@@ -221,10 +242,25 @@ func (s *Server) Serve(ln net.Listener) error {
 		}
 		delay = 0
 		s.stats.accepted.Add(1)
+		setKeepAlive(nc, time.Duration(s.keepAlive.Load()))
 		if !s.admit(nc) {
 			continue
 		}
 	}
+}
+
+// setKeepAlive applies tcp-keepalive to an accepted TCP connection (as
+// Redis: probes every period; 0 turns keepalive off).
+func setKeepAlive(nc net.Conn, d time.Duration) {
+	tc, ok := nc.(*net.TCPConn)
+	if !ok {
+		return
+	}
+	if d <= 0 {
+		tc.SetKeepAlive(false)
+		return
+	}
+	tc.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: d, Interval: d / 3, Count: 3})
 }
 
 func isTemporary(err error) bool {
@@ -303,7 +339,9 @@ func (s *Server) serveClient(c *Client) {
 			s.stats.panics.Add(1)
 			s.log.Error("panic in connection loop", "addr", c.addr, "panic", r, "stack", string(debug.Stack()))
 		}
+		c.dropPushSources()
 		c.release()
+		c.stopPushes()
 		c.closeGracefully()
 		s.mu.Lock()
 		delete(s.clients, c)
@@ -336,6 +374,9 @@ func (s *Server) serveClient(c *Client) {
 				continue
 			}
 			s.execute(c, args)
+			if c.trk != nil {
+				c.afterCommandTracking(args)
+			}
 			if c.closeAfter {
 				c.flush()
 				return
@@ -347,6 +388,9 @@ func (s *Server) serveClient(c *Client) {
 			}
 		}
 		if len(c.out) > 0 && !c.flush() {
+			return
+		}
+		if !c.pushIdle() {
 			return
 		}
 		if s.closing.Load() || c.killed.Load() {
@@ -375,6 +419,7 @@ func (s *Server) serveClient(c *Client) {
 		}
 		n, err := c.nc.Read(c.p.buf[c.p.w:])
 		if n > 0 {
+			c.pushBusy()
 			c.p.w += n
 			c.netIn += int64(n)
 			s.stats.netIn.Add(int64(n))
@@ -442,6 +487,8 @@ func (c *Client) flush() bool {
 		c.out = nil
 		return false
 	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	var err error
 	for off := 0; off < len(c.out) && err == nil; {
 		if lim.active || !c.wdl.IsZero() {
@@ -491,6 +538,11 @@ func (s *Server) SetOutputLimit(l OutputLimit, timeout time.Duration) {
 	o := &outputLimits{hard: l.Hard, soft: l.Soft, softDur: time.Duration(l.SoftSeconds) * time.Second, timeout: timeout}
 	o.active = o.timeout > 0 || (o.soft > 0 && o.softDur > 0)
 	s.outLimit.Store(o)
+}
+
+// SetPubSubLimit changes client-output-buffer-limit for the pubsub class.
+func (s *Server) SetPubSubLimit(l OutputLimit) {
+	s.pubsubLimit.Store(&outputLimits{hard: l.Hard, soft: l.Soft, softDur: time.Duration(l.SoftSeconds) * time.Second})
 }
 
 // armWrite sets the write deadline for writing pending bytes: timeout
@@ -589,6 +641,13 @@ func (s *Server) execute(c *Client, args [][]byte) {
 			return
 		}
 	}
+	if c.resp == 2 && c.subCount.Load() > 0 && !subscribedModeAllows(cmd) {
+		c.addError(subscribedModeError(cmd))
+		if c.multi {
+			c.multiErr = true
+		}
+		return
+	}
 	if cmd.Flags&FlagDenyOOM != 0 && !c.inExec && s.st.OverLimit() {
 		// An argument larger than the whole budget can never be stored:
 		// refuse it before evicting anything on its behalf.
@@ -640,6 +699,9 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 	c.aCmd.Store(cmd)
 	c.lastUsed.Store(c.now)
 	mark := len(c.out)
+	if c.trk != nil {
+		c.trackRead(cmd, args)
+	}
 	if s.origins != nil && cmd.Flags&FlagWrite != 0 && !c.originCheckWrite(cmd, args) {
 		c.failed = true
 	} else {
@@ -647,6 +709,10 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 	}
 	if len(c.originTickets) > 0 {
 		c.originDurable(mark)
+	}
+	if s.monitors.n.Load() > 0 {
+		// After the command, as Redis 7 does.
+		s.feedMonitors(c, cmd, args, start)
 	}
 	if c.replyOff || c.replySkip > 0 {
 		c.out = c.out[:mark]

@@ -13,8 +13,10 @@
 //     bytes) in fixed-size slots; a class's pages grow geometrically from
 //     about 512 bytes to 16 KiB, so a barely used class costs little; records
 //     too large for the biggest class (1 KiB) get their own allocation;
-//   - the shard's eviction policy (package evict) and expiry index (package
-//     expire), both addressed by entry id.
+//   - its expiry index (package expire, allocated at the shard's first TTL),
+//     addressed by entry id;
+//   - two event rings (reads, writes) feeding the store's one eviction
+//     policy (see below).
 //
 // Key bytes are compared on every hash hit, so fragment collisions are
 // harmless. The store owns its bytes: keys and values are copied in.
@@ -22,6 +24,18 @@
 // Databases (SELECT) share the shards: a record carries its physical database
 // number, and SWAPDB swaps the logical→physical mapping while every shard is
 // locked.
+//
+// # Eviction
+//
+// One policy (package evict) covers every shard, so a small cache over 64
+// shards keeps the policy's hit ratio: admission compares store-wide
+// frequencies and victims come in store-wide order from any shard. Shards
+// record hits in lossy read rings and writes in bounded write rings under
+// their own lock; a maintenance pass drains them into the policy under the
+// policy's lock, after a shard lock is released: reads and writes do not
+// drain under their shard lock, except a write finding its ring full. Evict
+// picks a victim under the policy lock, then locks only the victim's shard
+// and re-validates it. See policy.go for the details and the lock order.
 //
 // # Concurrency
 //
@@ -32,8 +46,10 @@
 //
 // # Memory accounting
 //
-// Every record is charged its slab slot size (or allocation size), and every
-// shard is charged its hash table, id table, policy and expiry index. Shards
-// report their usage to a store-wide counter in steps, so the hot path does not
+// Every record is charged its slab slot size (or, above 1 KiB, the Go size
+// class of its own allocation), every shard its hash table, id table, event
+// rings and expiry index, and the store the policy with its id tables.
+// Eviction aims at maxmemory less 1/128, so used_memory at rest stays
+// under maxmemory. Shards report their usage to a store-wide counter in steps, so the hot path does not
 // hammer one shared atomic; UsedMemory sums the exact figures.
 package store

@@ -24,6 +24,6 @@ func (sh *Shard) ValueModifiedLocked(db int, key []byte, h uint64, now int64) bo
 		m := recMeta(rec)
 		sh.changedHook(id, db, key, m, true, m)
 	}
-	sh.policy.Access(id)
+	sh.polAccess(id, now)
 	return true
 }

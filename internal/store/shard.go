@@ -102,13 +102,14 @@ type Shard struct {
 	freeIDs []uint32
 	slabs   slabs
 
-	policy evict.Policy
-	exp    *expire.Index
+	rings rings         // events for the store's eviction policy (see storePolicy)
+	exp   *expire.Index // nil until the shard's first TTL: an index costs ~3.7 KB
 
 	entryBytes int64
 	overhead   int64        // tables' memory as of the last publish
 	pending    int64        // entry bytes not yet added to Store.used
 	used       atomic.Int64 // entryBytes + overhead, for readers
+	overheadA  atomic.Int64 // overhead, for readers (Evict sizes the policy)
 	reported   int64        // part of used already added to Store.used
 
 	stats    ShardStats
@@ -124,8 +125,12 @@ type Shard struct {
 // Lock takes the shard's lock.
 func (sh *Shard) Lock() { sh.mu.Lock() }
 
-// Unlock releases the shard's lock.
-func (sh *Shard) Unlock() { sh.mu.Unlock() }
+// Unlock releases the shard's lock, then lets the eviction policy catch up
+// with the shards' events when it is due (see storePolicy).
+func (sh *Shard) Unlock() {
+	sh.mu.Unlock()
+	sh.st.maintain()
+}
 
 // Index returns the shard's position in the store.
 func (sh *Shard) Index() int { return sh.idx }
@@ -142,8 +147,7 @@ func (sh *Shard) init(st *Store, idx int, now int64) {
 	sh.freeIDs = nil
 	sh.slabs = newSlabs()
 	sh.nowMs = now
-	sh.policy = st.newPolicy(st.policyName.Load().(string), sh)
-	sh.exp = expire.NewIndex(now)
+	sh.exp = nil
 	sh.entryBytes = 0
 	n := st.opts.Databases
 	sh.stats.Keys = make([]int64, n)
@@ -159,13 +163,14 @@ func (sh *Shard) init(st *Store, idx int, now int64) {
 
 func (sh *Shard) overheadLocked() int64 {
 	return int64(cap(sh.ht))*8 + int64(cap(sh.refs))*4 + int64(cap(sh.freeIDs))*4 +
-		sh.slabs.overhead() + sh.policy.Bytes() + sh.exp.Bytes() + 1024
+		sh.slabs.overhead() + ringBytes + sh.expBytes() + 1024
 }
 
 // publishLocked recomputes the shard's overhead and adds the change of its
 // total to the store-wide counter.
 func (sh *Shard) publishLocked() {
 	sh.overhead = sh.overheadLocked()
+	sh.overheadA.Store(sh.overhead)
 	u := sh.entryBytes + sh.overhead
 	sh.used.Store(u)
 	sh.st.used.Add(u - sh.reported)
@@ -239,6 +244,37 @@ func (sh *Shard) CompactLocked() {
 	case len(sh.ht) > initialSlots && sh.count < len(sh.ht)/8:
 		sh.rehash(max(initialSlots, nextPow2(sh.count*2)))
 	}
+	sh.trimIDsLocked()
+}
+
+// trimIDsLocked drops the free ids at the end of the id table (live ids
+// never move) and reallocates the id tables once they use under a quarter
+// of their capacity: they grow again by doubling, so the two thresholds
+// leave room for hysteresis.
+func (sh *Shard) trimIDsLocked() {
+	n := len(sh.refs)
+	for n > 0 && sh.refs[n-1] == refFree {
+		n--
+	}
+	if n == len(sh.refs) {
+		return
+	}
+	k := 0
+	for _, id := range sh.freeIDs {
+		if int(id) < n {
+			sh.freeIDs[k] = id
+			k++
+		}
+	}
+	sh.freeIDs = sh.freeIDs[:k]
+	sh.refs = sh.refs[:n]
+	if cap(sh.refs) > 4*n+64 {
+		sh.refs = append(make([]ref, 0, n+n/4), sh.refs...)
+	}
+	if cap(sh.freeIDs) > 4*k+64 {
+		sh.freeIDs = append(make([]uint32, 0, k+k/4), sh.freeIDs...)
+	}
+	sh.publishLocked()
 }
 
 func (sh *Shard) rehash(n int) {
@@ -337,7 +373,7 @@ func (sh *Shard) LookupLocked(db int, key []byte, h uint64, now int64, flags int
 		sh.stats.Hits[db]++
 	}
 	if flags&NoTouch == 0 {
-		sh.policy.Access(id)
+		sh.polAccess(id, now)
 	}
 	return Entry{Value: recValue(rec), Meta: recMeta(rec), Stale: stale}, true
 }
@@ -401,8 +437,7 @@ func (sh *Shard) SetLocked(db int, key []byte, h uint64, val []byte, m Meta, now
 		}
 		sh.charge(sz - oldSize)
 		sh.updateTTLLocked(db, id, oldMeta.Deadline, m.Deadline)
-		sh.policy.Update(id, evict.Entry{Hash: h, Size: uint32(min(sz, 1<<32-1)), Deadline: m.Deadline})
-		sh.policy.Access(id)
+		sh.polWrite(opUpdateAccess, id, evict.Entry{Hash: h, Size: uint32(min(sz, 1<<32-1)), Deadline: m.Deadline}, now)
 		return nil
 	}
 	if sh.count+1 > len(sh.ht)*3/4 {
@@ -431,7 +466,7 @@ func (sh *Shard) SetLocked(db int, key []byte, h uint64, val []byte, m Meta, now
 		sh.changedHook(id, db, key, Meta{}, false, m)
 	}
 	sh.updateTTLLocked(db, id, 0, m.Deadline)
-	sh.policy.Insert(id, evict.Entry{Hash: h, Size: uint32(min(sz, 1<<32-1)), Deadline: m.Deadline})
+	sh.polWrite(opInsert, id, evict.Entry{Hash: h, Size: uint32(min(sz, 1<<32-1)), Deadline: m.Deadline}, now)
 	sh.charge(sz)
 	return nil
 }
@@ -446,6 +481,10 @@ func (sh *Shard) updateTTLLocked(db int, id uint32, old, deadline int64) {
 	switch {
 	case old == 0 && deadline != 0:
 		sh.stats.Expires[db]++
+		if sh.exp == nil {
+			sh.exp = expire.NewIndex(sh.nowMs)
+			sh.publishLocked()
+		}
 		sh.exp.Set(id, deadline)
 	case old != 0 && deadline == 0:
 		sh.stats.Expires[db]--
@@ -491,7 +530,7 @@ func (sh *Shard) SetMetaLocked(db int, key []byte, h uint64, m Meta, now int64) 
 		sh.charge(sz - oldSize)
 	}
 	sh.updateTTLLocked(db, id, oldDeadline, m.Deadline)
-	sh.policy.Update(id, evict.Entry{Hash: h, Size: uint32(min(sz, 1<<32-1)), Deadline: m.Deadline})
+	sh.polWrite(opUpdate, id, evict.Entry{Hash: h, Size: uint32(min(sz, 1<<32-1)), Deadline: m.Deadline}, now)
 	return true
 }
 
@@ -538,7 +577,7 @@ func (sh *Shard) removeLocked(pos, id uint32, rec []byte, reason Reason, now int
 	}
 	sh.stats.Keys[db]--
 	sh.stats.Removed[reason]++
-	sh.policy.Remove(id)
+	sh.polWrite(opRemove, id, evict.Entry{}, now)
 	sz := int64(allocSize(recSize(rec)))
 	r := sh.refs[id]
 	sh.slabs.release(r)
@@ -692,7 +731,7 @@ func (sh *Shard) FreqLocked(db int, key []byte, h uint64, now int64) (freq int, 
 	if !ok {
 		return 0, false, false
 	}
-	f, t := sh.policy.Freq(id)
+	f, t := sh.polFreqLocked(id, now)
 	return f, t, true
 }
 
@@ -703,17 +742,27 @@ func (sh *Shard) IdleLocked(db int, key []byte, h uint64, now int64) (idleMs int
 	if !ok {
 		return 0, false, false
 	}
-	i, t := sh.policy.IdleMillis(id)
+	i, t := sh.polIdleLocked(id, now)
 	return i, t, true
 }
 
 // expireDueLocked removes up to max entries whose deadline passed.
 func (sh *Shard) expireDueLocked(now int64, max int) (int, bool) {
 	sh.nowMs = now
+	if sh.exp == nil {
+		return 0, false
+	}
 	if sh.expireFn == nil {
 		sh.expireFn = sh.expireOne // bound once: no closure per call
 	}
 	return sh.exp.Expired(now, max, sh.expireFn)
+}
+
+func (sh *Shard) expBytes() int64 {
+	if sh.exp == nil {
+		return 0
+	}
+	return sh.exp.Bytes()
 }
 
 // expireOne removes one entry the expiry index reported as due (the index

@@ -168,15 +168,34 @@ func allocSize(n int) int {
 	return bigAllocSize(n)
 }
 
-// bigAllocSize approximates the Go allocator's rounding for a large object
-// plus the slice header that points at it.
+// bigAllocSize is what the Go allocator really hands out for a record of n
+// bytes: its size class up to 32 KiB, whole pages above. (The slice header
+// that points at it is charged with the big table, see overhead.)
 func bigAllocSize(n int) int {
 	const page = 8192
-	if n <= 32768 {
-		// Go size classes above 1 KiB grow by roughly 1/8: charge that bound.
-		return n + n/8 + 24
+	if n <= goSizeClasses[len(goSizeClasses)-1] {
+		lo, hi := 0, len(goSizeClasses)-1
+		for lo < hi {
+			mid := (lo + hi) / 2
+			if goSizeClasses[mid] < n {
+				lo = mid + 1
+			} else {
+				hi = mid
+			}
+		}
+		return goSizeClasses[lo]
 	}
-	return (n+page-1)/page*page + 24
+	return (n + page - 1) / page * page
+}
+
+// goSizeClasses are the Go runtime's small object size classes from 1 KiB
+// (runtime/sizeclasses.go); a make([]byte, n) of up to 32 KiB gets the
+// smallest class that holds n.
+var goSizeClasses = []int{
+	1024, 1152, 1280, 1408, 1536, 1792, 2048, 2304, 2688, 3072, 3200, 3456,
+	4096, 4864, 5376, 6144, 6528, 6784, 6912, 8192, 9472, 9728, 10240, 10880,
+	12288, 13568, 14336, 16384, 18432, 19072, 20480, 21760, 24576, 27264,
+	28672, 32768,
 }
 
 // alloc returns a reference to a record of n bytes and the record's slice

@@ -71,6 +71,8 @@ type Store struct {
 	hooks      Hooks
 	lag        func(int64)
 
+	pol storePolicy // the one eviction policy of all shards
+
 	external atomic.Int64 // memory accounted by AddMemory
 	allMu    sync.Mutex   // serialises LockAll callers
 }
@@ -121,6 +123,11 @@ func New(o Options) (*Store, error) {
 	st.policyName.Store(o.Policy)
 	st.setMax(o.MaxMemory)
 	now := st.NowMs()
+	st.pol.epoch = now
+	st.pol.now = now
+	st.pol.local = make([][]uint32, o.Shards)
+	st.pol.p = st.newPolicy(o.Policy)
+	st.publishPolLocked()
 	for i := range st.shards {
 		st.shards[i].init(st, i, now)
 	}
@@ -130,14 +137,15 @@ func New(o Options) (*Store, error) {
 func (st *Store) setMax(max int64) {
 	st.maxmemory.Store(max)
 	// Shards report to the shared counter in steps: large enough to keep the
-	// counter off the hot path, small enough to bound the error.
+	// counter off the hot path, small enough to bound the error (all shards
+	// together lag by at most max/256, see headroom).
 	slack := int64(64 << 10)
 	if max > 0 {
-		if s := max / int64(len(st.shards)) / 16; s < slack {
+		if s := max / int64(len(st.shards)) / 256; s < slack {
 			slack = s
 		}
 	}
-	st.slack = max64(slack, 1024)
+	st.slack = max64(slack, 256)
 }
 
 func max64(a, b int64) int64 {
@@ -147,16 +155,16 @@ func max64(a, b int64) int64 {
 	return b
 }
 
-// newPolicy builds a policy for shard sh; its clock is the shard's last
-// command time (set under the shard lock), so policies read no clock.
-func (st *Store) newPolicy(name string, sh *Shard) evict.Policy {
+// newPolicy builds the store's policy; its clock is the time of the event
+// being drained (set under the policy lock), so policies read no clock.
+func (st *Store) newPolicy(name string) evict.Policy {
 	o := st.evictOpts
-	if sh != nil {
-		o.Now = func() int64 { return sh.nowMs }
-	}
-	if max := st.maxmemory.Load(); max > 0 {
-		o.Capacity = max / int64(len(st.shards))
-	}
+	o.Now = func() int64 { return st.pol.now }
+	// Capacity is not maxmemory: that also pays for tables and buffers,
+	// and as a capacity it would overstate the room for entries and size
+	// the policy's window, segments and tuner for a cache that is not
+	// there. Evict sets it (sizePolLocked).
+	o.Capacity = st.pol.capac
 	p, err := evict.New(name, o)
 	if err != nil {
 		panic("BUG: policy validated at New: " + err.Error())
@@ -204,6 +212,7 @@ func (st *Store) UnlockAll() {
 		st.shards[i].mu.Unlock()
 	}
 	st.allMu.Unlock()
+	st.maintain()
 }
 
 // LockShards locks the shards with the given indexes, which must be sorted
@@ -219,6 +228,7 @@ func (st *Store) UnlockShards(idx []int) {
 	for _, i := range idx {
 		st.shards[i].mu.Unlock()
 	}
+	st.maintain()
 }
 
 // MaxMemory returns the memory bound in bytes (0 = none).
@@ -229,13 +239,10 @@ func (st *Store) SetMaxMemory(max int64) {
 	st.LockAll()
 	defer st.UnlockAll()
 	st.setMax(max)
-	c := int64(0)
-	if max > 0 {
-		c = max / int64(len(st.shards))
-	}
-	for i := range st.shards {
-		st.shards[i].policy.SetCapacity(c)
-	}
+	st.pol.mu.Lock()
+	st.pol.capac = 0
+	st.pol.p.SetCapacity(0) // set anew at the next eviction
+	st.pol.mu.Unlock()
 }
 
 // Policy returns the eviction policy's name.
@@ -249,24 +256,30 @@ func (st *Store) SetPolicy(name string) error {
 	}
 	st.LockAll()
 	defer st.UnlockAll()
+	pol := &st.pol
+	pol.mu.Lock()
+	defer pol.mu.Unlock()
+	st.drainAllPolLocked()
 	st.policyName.Store(name)
+	pol.now = st.NowMs()
+	p := st.newPolicy(name)
 	for i := range st.shards {
 		sh := &st.shards[i]
-		p := st.newPolicy(name, sh)
+		loc := pol.local[i]
 		for id, r := range sh.refs {
-			if r == refFree {
+			if r == refFree || id >= len(loc) || loc[id] == 0 {
 				continue
 			}
 			rec := sh.slabs.get(r)
-			p.Insert(uint32(id), evict.Entry{
+			p.Insert(loc[id]-1, evict.Entry{
 				Hash:     st.hash(recKey(rec)),
 				Size:     uint32(min(allocSize(recSize(rec)), 1<<32-1)),
 				Deadline: recDeadline(rec),
 			})
 		}
-		sh.policy = p
-		sh.publishLocked()
 	}
+	pol.p = p
+	st.publishPolLocked()
 	return nil
 }
 
@@ -280,7 +293,7 @@ func (st *Store) SetLFU(logFactor, decayTime int) error {
 
 // UsedMemory sums the exact memory figures of all shards.
 func (st *Store) UsedMemory() int64 {
-	n := st.external.Load()
+	n := st.external.Load() + st.pol.bytes.Load()
 	for i := range st.shards {
 		n += st.shards[i].used.Load()
 	}
@@ -298,66 +311,87 @@ func (st *Store) Fits(klen, vlen int64) bool {
 }
 
 // OverLimit reports whether the (step-wise) memory counter exceeds the
-// bound.
+// point where writes evict: the bound less its headroom.
 func (st *Store) OverLimit() bool {
 	max := st.maxmemory.Load()
-	return max > 0 && st.used.Load() > max
+	return max > 0 && st.used.Load() > max-headroom(max)
 }
+
+// headroom is how far under maxmemory eviction aims: the shards' counter
+// lag (at most max/256) plus as much again for the write that follows the
+// eviction, so that used_memory at rest stays under maxmemory.
+func headroom(max int64) int64 { return max / 128 }
 
 // ErrOOM is returned by Evict when it cannot get under the bound.
 //
 //lint:ignore ST1005 Redis's exact error text ends with a period.
 var ErrOOM = errors.New("OOM command not allowed when used memory > 'maxmemory'.")
 
-// Evict removes entries chosen by the eviction policy until memory is
-// under the bound, starting with shard start and moving on round-robin. It
-// does bounded work: at most maxVictims entries per call. It returns the
-// number evicted and ErrOOM when the store is still over the bound and
-// nothing more can be evicted.
+// Evict removes entries chosen by the store-wide eviction policy, from
+// whichever shard holds them, until memory is under the bound. It does
+// bounded work: at most maxVictims entries per call. start is unused (the
+// policy, not the caller, says where victims are). It returns the number
+// evicted and ErrOOM when the store is still over the bound and nothing
+// more can be evicted.
+//
+// A victim is chosen under the policy lock and removed from the policy at
+// once, so no other caller picks it too; then, with only its shard locked,
+// the choice is re-validated (the shard's events are drained first: the
+// entry may have been deleted, and its local id reused, meanwhile) before
+// the entry is removed.
 func (st *Store) Evict(start int) (int, error) {
 	const maxVictims = 256
 	max := st.maxmemory.Load()
 	if max <= 0 {
 		return 0, nil
 	}
+	_ = start
 	now := st.NowMs()
-	evicted, empty := 0, 0
-	n := len(st.shards)
-	for i := 0; evicted < maxVictims && empty < n; i++ {
-		sh := &st.shards[(start+i)&int(st.mask)]
+	pol := &st.pol
+	target := max - headroom(max)
+	evicted, misses := 0, 0
+	for evicted < maxVictims && misses < maxVictims && st.used.Load() > target {
+		pol.mu.Lock()
+		if evicted == 0 && misses == 0 {
+			// Once per call: later victims' shards are drained as
+			// they are re-validated, and the write this eviction makes
+			// room for has not happened yet.
+			st.drainAllPolLocked()
+			st.sizePolLocked(target)
+		}
+		pol.now = now
+		g, ok := pol.p.Victim()
+		if !ok {
+			pol.mu.Unlock()
+			break
+		}
+		pol.p.Remove(g)
+		o, gen := pol.owner[g], pol.gen[g]
+		pol.mu.Unlock()
+		sh := &st.shards[o>>32]
+		id := uint32(o)
 		sh.mu.Lock()
 		sh.nowMs = now
-		freed := 0
-		for evicted < maxVictims {
-			if st.used.Load()+sh.pending <= max {
-				break
-			}
-			id, ok := sh.policy.Victim()
-			if !ok {
-				break
-			}
+		pol.mu.Lock()
+		cur, live := st.gidPolLocked(sh.idx, id)
+		same := live && cur == g && pol.gen[g] == gen
+		pol.mu.Unlock()
+		if same {
 			sh.removeIDLocked(id, Evicted, now)
+			sh.publishLocked()
 			evicted++
-			freed++
-		}
-		sh.publishLocked()
-		sh.mu.Unlock()
-		if st.used.Load() <= max {
-			return evicted, nil
-		}
-		if freed == 0 {
-			empty++
 		} else {
-			empty = 0
+			misses++
 		}
+		sh.mu.Unlock()
 	}
-	if st.used.Load() <= max {
+	st.maintain()
+	if st.used.Load() <= target || evicted > 0 {
+		// Under the bound, or progress was made: the next write continues.
 		return evicted, nil
 	}
-	if evicted > 0 {
-		// Progress was made; the next write continues.
-		return evicted, nil
-	}
+	// Nothing evictable and over the point where writes evict (maxmemory
+	// less its headroom: noeviction refuses writes that close to the bound).
 	return evicted, ErrOOM
 }
 
@@ -508,6 +542,7 @@ func (sh *Shard) resetLocked(reason Reason, now int64) {
 		}
 	}
 	sh.stats.Removed[reason] += uint64(sh.count)
+	sh.st.forgetShardPol(sh.idx)
 	hits, misses, removed, watch := sh.stats.Hits, sh.stats.Misses, sh.stats.Removed, sh.watch
 	sh.stats = ShardStats{}
 	sh.stats.Hits, sh.stats.Misses, sh.stats.Removed = hits, misses, removed

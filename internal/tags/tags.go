@@ -212,11 +212,10 @@ func (x *Index) Limits() (maxPerKey, maxLen int) {
 // tagChunkSize is the number of tags per table chunk.
 const tagChunkSize = 1024
 
+// tagChunk is one chunk of the id table. A registered tag's slot is part
+// of its tagOverhead; chunks are kept, like ids, for reuse (8 bytes per tag
+// at the peak).
 type tagChunk [tagChunkSize]atomic.Pointer[tag]
-
-// tagChunkBytes is what a chunk costs (charged to the store; chunks are
-// kept, like ids, for reuse).
-const tagChunkBytes = tagChunkSize * 8
 
 func (x *Index) byID(id uint32) *tag {
 	dir := *x.table.Load()
@@ -236,8 +235,6 @@ func (x *Index) setIDLocked(t *tag) {
 		copy(grown, dir)
 		for i := len(dir); i <= c; i++ {
 			grown[i] = new(tagChunk)
-			x.registryBytes.Add(tagChunkBytes)
-			x.st.AddMemory(tagChunkBytes)
 		}
 		x.table.Store(&grown)
 		dir = grown

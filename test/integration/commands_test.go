@@ -725,6 +725,7 @@ var commandCases = map[string]func(t *testing.T, s *server, c *redis.Client){
 		r := s.raw()
 		r.cmd("client", "id")
 		id := strings.TrimSpace(r.reply()[1:])
+		wantErr(t, c, "ERR No such user 'nosuchuser'", "client", "kill", "user", "nosuchuser")
 		want(t, c, int64(1), "client", "kill", "id", id)
 		if !r.closed() {
 			t.Fatal("killed client still connected")
@@ -821,6 +822,8 @@ var commandCases = map[string]func(t *testing.T, s *server, c *redis.Client){
 		wantErr(t, c, "ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'", "config", "set", "nosuch", "1")
 		wantErr(t, c, "ERR CONFIG SET failed (possibly related to argument 'maxmemory')", "config", "set", "maxmemory", "lots")
 		wantErr(t, c, "ERR CONFIG SET failed (possibly related to argument 'port')", "config", "set", "port", "1")
+		wantErr(t, c, "ERR CONFIG SET failed (possibly related to argument 'maxmemory') - duplicate parameter", "config", "set", "maxmemory", "1mb", "MAXMEMORY", "2mb")
+		want(t, c, []any{"maxmemory", "104857600"}, "config", "get", "maxmemory")
 	},
 	"config|resetstat": func(t *testing.T, s *server, c *redis.Client) {
 		c.Get(ctx, "x")
@@ -903,6 +906,12 @@ var commandCases = map[string]func(t *testing.T, s *server, c *redis.Client){
 		names := fmt.Sprint(v)
 		if !strings.Contains(names, "getrange") || strings.Contains(names, "setex") {
 			t.Fatalf("command list: %v", names)
+		}
+		// subcommands match by their full name
+		want(t, c, []any{"set"}, "command", "list", "filterby", "pattern", "set")
+		v, _ = do(t, c, "command", "list", "filterby", "pattern", "config*")
+		if names := fmt.Sprint(v); !strings.Contains(names, "config|get") || !strings.Contains(names, "config|set") {
+			t.Fatalf("command list config*: %v", names)
 		}
 	},
 	"command|getkeys": func(t *testing.T, s *server, c *redis.Client) {

@@ -1,4 +1,7 @@
-package main
+// Package tracefile reads cache request traces (ARC, LIRS, cache2k, scarab
+// and plain key logs, optionally gzip- or xz-compressed) for cmd/tracesim
+// and cmd/replay.
+package tracefile
 
 import (
 	"bufio"
@@ -16,27 +19,27 @@ import (
 
 // Trace formats.
 const (
-	formatARC     = "arc"
-	formatLIRS    = "lirs"
-	formatCache2k = "cache2k"
-	formatScarab  = "scarab"
-	formatKeys    = "keys"
+	FormatARC     = "arc"
+	FormatLIRS    = "lirs"
+	FormatCache2k = "cache2k"
+	FormatScarab  = "scarab"
+	FormatKeys    = "keys"
 )
 
-var formats = []string{formatARC, formatLIRS, formatCache2k, formatScarab, formatKeys}
+var Formats = []string{FormatARC, FormatLIRS, FormatCache2k, FormatScarab, FormatKeys}
 
-// trace is a decoded request stream. Keys are numbered densely in order of
+// Trace is a decoded request stream. Keys are numbered densely in order of
 // first appearance: reqs holds one key number per request and hashes one
 // 64-bit hash per key.
-type trace struct {
-	name   string
-	reqs   []int32
-	hashes []uint64
+type Trace struct {
+	Name   string
+	Reqs   []int32
+	Hashes []uint64
 }
 
-// detectFormat splits a file name of the form <name>.<format>.<gz|xz|none>
+// DetectFormat splits a file name of the form <name>.<format>.<gz|xz|none>
 // (or <name>.<format>) into format and compression.
-func detectFormat(path string) (format, compression string, err error) {
+func DetectFormat(path string) (format, compression string, err error) {
 	parts := strings.Split(filepath.Base(path), ".")
 	if len(parts) >= 2 {
 		switch last := parts[len(parts)-1]; last {
@@ -47,19 +50,19 @@ func detectFormat(path string) (format, compression string, err error) {
 	}
 	if len(parts) >= 2 {
 		format = parts[len(parts)-1]
-		for _, f := range formats {
+		for _, f := range Formats {
 			if f == format {
 				return format, compression, nil
 			}
 		}
 	}
 	return "", compression, fmt.Errorf("cannot tell the format of %s from its name <name>.<format>.<gz|xz|none>; use -format (one of %s)",
-		path, strings.Join(formats, ", "))
+		path, strings.Join(Formats, ", "))
 }
 
-// openTrace opens path, decompressing by its extension: gzip in process, xz
+// Open opens path, decompressing by its extension: gzip in process, xz
 // through the xz command.
-func openTrace(path, compression string) (io.ReadCloser, error) {
+func Open(path, compression string) (io.ReadCloser, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -122,13 +125,13 @@ func (x *xzReader) Close() error {
 	return nil
 }
 
-// parseTrace calls fn with every key of the stream r in format.
-func parseTrace(r io.Reader, format string, fn func(key uint64)) error {
+// Parse calls fn with every key of the stream r in format.
+func Parse(r io.Reader, format string, fn func(key uint64)) error {
 	br := bufio.NewReaderSize(r, 1<<16)
 	switch format {
-	case formatCache2k, formatScarab:
+	case FormatCache2k, FormatScarab:
 		width := 4
-		if format == formatScarab {
+		if format == FormatScarab {
 			width = 8
 		}
 		var buf [8]byte
@@ -146,7 +149,7 @@ func parseTrace(r io.Reader, format string, fn func(key uint64)) error {
 				fn(binary.BigEndian.Uint64(buf[:8]))
 			}
 		}
-	case formatARC, formatLIRS, formatKeys:
+	case FormatARC, FormatLIRS, FormatKeys:
 		sc := bufio.NewScanner(br)
 		sc.Buffer(make([]byte, 0, 1<<16), 1<<24)
 		for line := 1; sc.Scan(); line++ {
@@ -157,17 +160,17 @@ func parseTrace(r io.Reader, format string, fn func(key uint64)) error {
 		}
 		return sc.Err()
 	}
-	return fmt.Errorf("unknown trace format %q (want one of %s)", format, strings.Join(formats, ", "))
+	return fmt.Errorf("unknown trace format %q (want one of %s)", format, strings.Join(Formats, ", "))
 }
 
 func parseLine(format, text string, fn func(key uint64)) error {
 	switch format {
-	case formatKeys:
+	case FormatKeys:
 		if text != "" {
 			fn(fnv64a(text))
 		}
 		return nil
-	case formatLIRS:
+	case FormatLIRS:
 		text = strings.TrimSpace(text)
 		if text == "" || text == "*" {
 			return nil
@@ -213,9 +216,9 @@ func fnv64a(s string) uint64 {
 	return h
 }
 
-// mix64 is the splitmix64 finaliser: it turns sequential block numbers into
+// Mix64 is the splitMix64 finaliser: it turns sequential block numbers into
 // well-spread hashes, as a store's key hash would be.
-func mix64(x uint64) uint64 {
+func Mix64(x uint64) uint64 {
 	x ^= x >> 30
 	x *= 0xbf58476d1ce4e5b9
 	x ^= x >> 27
@@ -224,30 +227,30 @@ func mix64(x uint64) uint64 {
 	return x
 }
 
-// loadTrace reads and decodes a whole trace file. format "" means detect
+// Load reads and decodes a whole trace file. format "" means detect
 // from the name.
-func loadTrace(path, format string) (*trace, error) {
-	detected, compression, err := detectFormat(path)
+func Load(path, format string) (*Trace, error) {
+	detected, compression, err := DetectFormat(path)
 	if format == "" {
 		if err != nil {
 			return nil, err
 		}
 		format = detected
 	}
-	r, err := openTrace(path, compression)
+	r, err := Open(path, compression)
 	if err != nil {
 		return nil, err
 	}
-	t := &trace{name: traceName(path)}
+	t := &Trace{Name: Name(path)}
 	index := make(map[uint64]int32)
-	perr := parseTrace(r, format, func(key uint64) {
+	perr := Parse(r, format, func(key uint64) {
 		k, ok := index[key]
 		if !ok {
-			k = int32(len(t.hashes))
+			k = int32(len(t.Hashes))
 			index[key] = k
-			t.hashes = append(t.hashes, mix64(key))
+			t.Hashes = append(t.Hashes, Mix64(key))
 		}
-		t.reqs = append(t.reqs, k)
+		t.Reqs = append(t.Reqs, k)
 	})
 	cerr := r.Close()
 	if perr != nil {
@@ -259,8 +262,8 @@ func loadTrace(path, format string) (*trace, error) {
 	return t, nil
 }
 
-// traceName is the file name up to its first dot.
-func traceName(path string) string {
+// Name is the file name up to its first dot.
+func Name(path string) string {
 	base := filepath.Base(path)
 	if i := strings.IndexByte(base, '.'); i > 0 {
 		return base[:i]
