@@ -151,6 +151,14 @@ func TestOriginReadThroughPostgres(t *testing.T) {
 	if v := c.GetEx(ctx, "user:2", 5*time.Second).Val(); v != `{"name":"Grace"}` {
 		t.Fatalf("GETEX: %q", v)
 	}
+	// CACHE.GET reads through too: HIT, or NOTFOUND for a negative entry.
+	c.Del(ctx, "user:2")
+	if r := fmt.Sprint(c.Do(ctx, "CACHE.GET", "user:2").Val()); r != `[HIT {"name":"Grace"} <nil>]` {
+		t.Fatalf("CACHE.GET routed miss: %s", r)
+	}
+	if r := fmt.Sprint(c.Do(ctx, "CACHE.GET", "user:404").Val()); r != "[NOTFOUND <nil> <nil>]" {
+		t.Fatalf("CACHE.GET negative: %s", r)
+	}
 	// Keys outside every route behave as before.
 	if err := c.Get(ctx, "users:1").Err(); err != redis.Nil {
 		t.Fatalf("unrouted key: %v", err)
