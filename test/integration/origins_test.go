@@ -594,3 +594,15 @@ func TestOriginExampleConfig(t *testing.T) {
 		t.Fatalf("journal not under --dir: %v", err)
 	}
 }
+
+// withScrapeOrigin configures an HTTP origin (nothing listens there) with a
+// write-behind route, so that a scrape shows every cachesrv_origin_* series
+// (TestPromtoolRulesMetricNames).
+func withScrapeOrigin(t *testing.T) func(*config.Config) {
+	dir := t.TempDir()
+	return func(c *config.Config) {
+		c.Origins.Origins = map[string]spec.Origin{"api": {Kind: "http", URL: "http://127.0.0.1:1"}}
+		c.Origins.Routes = []spec.Route{{Pattern: "item:{id}", Origin: "api", Write: "behind"}}
+		c.Dir = dir
+	}
+}
