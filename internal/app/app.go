@@ -17,12 +17,14 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cachesrv/cachesrv/internal/config"
 	"github.com/cachesrv/cachesrv/internal/expire"
 	"github.com/cachesrv/cachesrv/internal/lease"
 	"github.com/cachesrv/cachesrv/internal/origin"
+	"github.com/cachesrv/cachesrv/internal/persist"
 	"github.com/cachesrv/cachesrv/internal/protocol"
 	"github.com/cachesrv/cachesrv/internal/store"
 	"github.com/cachesrv/cachesrv/internal/tags"
@@ -55,6 +57,10 @@ type App struct {
 
 	cancelMu sync.Mutex
 	cancel   context.CancelFunc
+
+	// Persist runs snapshots and the load at start (package persist).
+	Persist *persist.Persister
+	loaded  atomic.Bool // the load at start is done
 	// MetricsHandler, when set before Run, is served on metrics-addr.
 	MetricsHandler http.Handler
 }
@@ -85,6 +91,21 @@ func New(cfg *config.Config, log *slog.Logger, level *slog.LevelVar) (*App, erro
 	a.Store = st
 	a.Tags = tags.New(st, tags.Options{MaxPerKey: cfg.TagsMaxPerKey, MaxLen: cfg.TagMaxLen})
 	a.Sweeper = expire.NewSweeper(st, expire.SweeperOptions{Hz: cfg.Hz, Effort: cfg.ActiveExpireEffort, Clock: expire.System})
+	if a.Persist, err = persist.New(persist.Options{
+		Store: st,
+		Tags:  a.Tags,
+		Log:   log,
+		Changes: func() uint64 {
+			if a.Server == nil { // during New
+				return 0
+			}
+			return a.Server.WriteCalls()
+		},
+		MaxLen:   int(min(cfg.ProtoMaxBulkLen, math.MaxInt32)),
+		Settings: persistSettings(cfg),
+	}); err != nil {
+		return nil, fmt.Errorf("build persister: %w", err)
+	}
 	port := cfg.Port
 	a.Server = protocol.New(protocol.Options{
 		Store:            st,
@@ -108,10 +129,12 @@ func New(cfg *config.Config, log *slog.Logger, level *slog.LevelVar) (*App, erro
 		AuditLogger:      auditLogger(cfg, log),
 		OutputLimit:      outputLimit(cfg),
 		OutputTimeout:    cfg.ClientOutputTimeout,
+		Persistence:      persistence{a.Persist},
 		PubSubLimit:      pubsubLimit(cfg),
 		TrackingMaxKeys:  cfg.TrackingTableMaxKeys,
 	})
 	a.Server.SetTags(a.Tags)
+	a.Server.SetBusyReplyThreshold(time.Duration(cfg.BusyReplyThreshold) * time.Millisecond)
 	a.Server.SetNotifyKeyspaceEvents(cfg.NotifyKeyspaceEvents)
 	// stampede protection: leases for CACHE.*, broken by writes (the
 	// server's write observer) and by tag invalidations; swept in Run.
@@ -206,6 +229,15 @@ func (a *App) Run(ctx context.Context, lns []net.Listener, metricsLn net.Listene
 			}
 		}()
 	}
+	// With a snapshot to load, clients get -LOADING until it is in (Ready
+	// turns true then); without one the server is ready at once.
+	mustLoad := a.Persist.SnapshotExists()
+	if mustLoad {
+		a.Server.SetLoading(true)
+	} else {
+		a.Persist.RemoveTempFiles()
+		a.loaded.Store(true)
+	}
 	for _, ln := range lns {
 		a.Log.Info("listening", "addr", ln.Addr().String())
 		wg.Add(1)
@@ -217,6 +249,27 @@ func (a *App) Run(ctx context.Context, lns []net.Listener, metricsLn net.Listene
 			}
 		}()
 	}
+	var errList []error
+	a.cfgMu.Lock()
+	startEmpty := a.cfg.StartEmptyOnBadSnapshot
+	a.cfgMu.Unlock()
+	var loadErr error
+	if mustLoad {
+		_, loadErr = a.Persist.LoadAtStart(startEmpty)
+	}
+	if loadErr != nil {
+		a.Log.Error("refusing to start: the snapshot cannot be loaded", "err", loadErr)
+		errList = append(errList, fmt.Errorf("load snapshot: %w", loadErr))
+		cancel()
+	} else {
+		a.Server.SetLoading(false)
+		a.loaded.Store(true)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.Persist.Run(sweepCtx)
+		}()
+	}
 	<-ctx.Done()
 	a.Log.Info("shutting down")
 	a.cfgMu.Lock()
@@ -224,11 +277,16 @@ func (a *App) Run(ctx context.Context, lns []net.Listener, metricsLn net.Listene
 	a.cfgMu.Unlock()
 	sctx, scancel := context.WithTimeout(context.Background(), timeout)
 	defer scancel()
-	var errList []error
 	if err := a.Server.Shutdown(sctx); err != nil {
 		a.Log.Warn("clients cut at shutdown timeout", "err", err)
 	}
 	stopOrigins()
+	if a.loaded.Load() {
+		// SIGTERM (or a SHUTDOWN that already saved: then a no-op).
+		if err := a.Persist.Shutdown(persist.ShutdownDefault); err != nil {
+			errList = append(errList, fmt.Errorf("shutdown snapshot: %w", err))
+		}
+	}
 	if hs != nil {
 		if err := hs.Shutdown(sctx); err != nil {
 			errList = append(errList, fmt.Errorf("metrics shutdown: %w", err))
@@ -236,6 +294,7 @@ func (a *App) Run(ctx context.Context, lns []net.Listener, metricsLn net.Listene
 	}
 	stopSweep()
 	wg.Wait()
+	a.Persist.Close()
 	close(errs)
 	for err := range errs {
 		errList = append(errList, err)
@@ -265,7 +324,12 @@ func (b *configBackend) Get(pattern string) [][2]string {
 	}
 	// Read-only Redis settings that tools such as redis-benchmark query:
 	// cachesrv keeps no persistence.
-	for _, kv := range [][2]string{{"save", ""}, {"appendonly", "no"}} {
+	if config.Glob(pattern, "lua-time-limit", true) { // Redis's old name of busy-reply-threshold
+		if v, ok := a.cfg.Get("busy-reply-threshold"); ok {
+			out = append(out, [2]string{"lua-time-limit", v})
+		}
+	}
+	for _, kv := range [][2]string{{"appendonly", "no"}} {
 		if config.Glob(pattern, kv[0], true) {
 			out = append(out, kv)
 		}
@@ -277,6 +341,9 @@ func (b *configBackend) Set(name, value string) error {
 	a := (*App)(b)
 	a.cfgMu.Lock()
 	defer a.cfgMu.Unlock()
+	if name == "lua-time-limit" {
+		name = "busy-reply-threshold"
+	}
 	next := a.cfg.Clone()
 	if err := next.Set(name, value); err != nil {
 		if errors.Is(err, config.ErrUnknownParam) {
@@ -344,6 +411,10 @@ func (a *App) apply(name string, c *config.Config) error {
 		a.Server.SetExpireJitter(c.ExpireJitter)
 	case "log-level":
 		a.level.Set(c.SlogLevel())
+	case "dir", "dbfilename", "save", "save-on-shutdown":
+		a.Persist.Configure(persistSettings(c))
+	case "busy-reply-threshold":
+		a.Server.SetBusyReplyThreshold(time.Duration(c.BusyReplyThreshold) * time.Millisecond)
 	case "tags-max-per-key", "tag-max-len":
 		a.Tags.SetLimits(c.TagsMaxPerKey, c.TagMaxLen)
 	}

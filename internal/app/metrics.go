@@ -27,13 +27,12 @@ func (a *App) NewMetricsHandler() http.Handler {
 	return metrics.Handler(reg, a.Ready)
 }
 
-// Ready reports whether the App serves clients: Run has been called.
-// cachesrv has no loading phase (the keyspace starts empty), so it is ready
-// as soon as it runs.
+// Ready reports whether the App serves clients: Run has been called and
+// the snapshot loaded at start is in.
 func (a *App) Ready() bool {
 	a.cancelMu.Lock()
 	defer a.cancelMu.Unlock()
-	return a.cancel != nil
+	return a.cancel != nil && a.loaded.Load()
 }
 
 // metricsSource adapts the parts' stats to the metrics package's input
@@ -61,6 +60,7 @@ func (a *App) metricsSource() metrics.Source {
 				VersionRejections: t.VersionRejections,
 			}
 		},
+		Persist: a.persistMetrics,
 		PubSub: func() metrics.PubSubStats {
 			p := a.Server.PubSubStats()
 			return metrics.PubSubStats{

@@ -71,6 +71,19 @@ type Config struct {
 	LFULogFactor     int    // lfu-log-factor
 	LFUDecayTime     int    // lfu-decay-time: minutes
 
+	// Collection encodings: Redis's thresholds, accepted for compatibility.
+	// Every collection uses one compact encoding whatever its size, so they
+	// change nothing (docs/datatypes.md).
+	HashMaxListpackEntries int // hash-max-listpack-entries
+	HashMaxListpackValue   int // hash-max-listpack-value
+	SetMaxIntsetEntries    int // set-max-intset-entries
+	SetMaxListpackEntries  int // set-max-listpack-entries
+	SetMaxListpackValue    int // set-max-listpack-value
+	ZSetMaxListpackEntries int // zset-max-listpack-entries
+	ZSetMaxListpackValue   int // zset-max-listpack-value
+	ListMaxListpackSize    int // list-max-listpack-size
+	ListCompressDepth      int // list-compress-depth
+
 	// Expiry.
 
 	Hz                 int     // hz: background task frequency
@@ -81,6 +94,10 @@ type Config struct {
 
 	SlowlogLogSlowerThan int64 // slowlog-log-slower-than: microseconds; negative disables
 	SlowlogMaxLen        int   // slowlog-max-len
+
+	// Scripting.
+
+	BusyReplyThreshold int64 // busy-reply-threshold (alias lua-time-limit): ms before -BUSY
 
 	// Tags.
 
@@ -104,9 +121,16 @@ type Config struct {
 	ShutdownTimeout time.Duration // shutdown-timeout
 	AuditLog        bool          // audit-log
 
-	// Origins (docs/origins.md).
+	// Persistence (persist.go).
 
-	Dir                string        // dir: working directory (write-behind journals)
+	Dir                     string // dir
+	DBFilename              string // dbfilename
+	Save                    string // save: canonical "<seconds> <changes> ..."; see SavePoints
+	StartEmptyOnBadSnapshot bool   // start-empty-on-bad-snapshot
+	SaveOnShutdown          bool   // save-on-shutdown
+
+	// Origins (docs/origins.md). Write-behind journals live under Dir.
+
 	OriginsWarmOnStart bool          // origins-warm-on-start
 	OriginsWarmTimeout time.Duration // origins-warm-timeout
 	// Origins holds the "origins" and "routes" sections of the file; they
@@ -160,12 +184,23 @@ func Default() *Config {
 		LFULogFactor:     10,
 		LFUDecayTime:     1,
 
+		HashMaxListpackEntries: 128,
+		HashMaxListpackValue:   64,
+		SetMaxIntsetEntries:    512,
+		SetMaxListpackEntries:  128,
+		SetMaxListpackValue:    64,
+		ZSetMaxListpackEntries: 128,
+		ZSetMaxListpackValue:   64,
+		ListMaxListpackSize:    -2,
+		ListCompressDepth:      0,
+
 		Hz:                 10,
 		ActiveExpireEffort: 1,
 		ExpireJitter:       0,
 
 		SlowlogLogSlowerThan: 10000,
 		SlowlogMaxLen:        128,
+		BusyReplyThreshold:   5000,
 
 		TagsMaxPerKey: 32,
 		TagMaxLen:     256,
@@ -181,6 +216,7 @@ func Default() *Config {
 		AuditLog:        false,
 
 		Dir:                ".",
+		DBFilename:         "dump.rdb",
 		OriginsWarmOnStart: true,
 		OriginsWarmTimeout: 30 * time.Second,
 	}

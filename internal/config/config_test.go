@@ -13,49 +13,63 @@ import (
 // default. TestParamsCoverFields uses it to prove that each setting drives
 // exactly one Config field and that no field lacks a setting.
 var nonDefault = map[string]string{
-	"bind":                       "0.0.0.0 ::1",
-	"port":                       "7000",
-	"tls-port":                   "7001",
-	"protected-mode":             "no",
-	"tcp-keepalive":              "60",
-	"timeout":                    "30",
-	"maxclients":                 "100",
-	"requirepass":                "s3cret",
-	"aclfile":                    "/etc/cachesrv/users.acl",
-	"rename-command":             `FLUSHALL "" CONFIG cfg-7f3a`,
-	"tls-cert-file":              "cert.pem",
-	"tls-key-file":               "key.pem",
-	"tls-ca-cert-file":           "ca.pem",
-	"tls-auth-clients":           "optional",
-	"proto-max-bulk-len":         "64mb",
-	"client-query-buffer-limit":  "128mb",
-	"client-output-buffer-limit": "pubsub 32mb 8mb 60",
-	"client-output-timeout":      "5",
-	"databases":                  "1",
-	"shards":                     "256",
-	"maxmemory":                  "1gb",
-	"maxmemory-policy":           "volatile-ttl",
-	"maxmemory-samples":          "10",
-	"lfu-log-factor":             "5",
-	"lfu-decay-time":             "2",
-	"hz":                         "100",
-	"active-expire-effort":       "7",
-	"expire-jitter":              "0.1",
-	"slowlog-log-slower-than":    "-1",
-	"slowlog-max-len":            "1024",
-	"tags-max-per-key":           "8",
-	"tracking-table-max-keys":    "5000",
-	"notify-keyspace-events":     "KEA",
-	"tag-max-len":                "64",
-	"metrics-addr":               ":9100",
-	"log-level":                  "debug",
-	"log-format":                 "json",
-	"shutdown-timeout":           "1m30s",
-	"audit-log":                  "yes",
-	"metrics-tls":                "yes",
-	"dir":                        "/var/lib/cachesrv",
-	"origins-warm-on-start":      "no",
-	"origins-warm-timeout":       "5s",
+	"bind":                        "0.0.0.0 ::1",
+	"port":                        "7000",
+	"tls-port":                    "7001",
+	"protected-mode":              "no",
+	"tcp-keepalive":               "60",
+	"timeout":                     "30",
+	"maxclients":                  "100",
+	"requirepass":                 "s3cret",
+	"aclfile":                     "/etc/cachesrv/users.acl",
+	"rename-command":              `FLUSHALL "" CONFIG cfg-7f3a`,
+	"tls-cert-file":               "cert.pem",
+	"tls-key-file":                "key.pem",
+	"tls-ca-cert-file":            "ca.pem",
+	"tls-auth-clients":            "optional",
+	"proto-max-bulk-len":          "64mb",
+	"client-query-buffer-limit":   "128mb",
+	"client-output-buffer-limit":  "pubsub 32mb 8mb 60",
+	"client-output-timeout":       "5",
+	"databases":                   "1",
+	"shards":                      "256",
+	"maxmemory":                   "1gb",
+	"maxmemory-policy":            "volatile-ttl",
+	"maxmemory-samples":           "10",
+	"lfu-log-factor":              "5",
+	"lfu-decay-time":              "2",
+	"hash-max-listpack-entries":   "256",
+	"hash-max-listpack-value":     "32",
+	"set-max-intset-entries":      "1024",
+	"set-max-listpack-entries":    "64",
+	"set-max-listpack-value":      "16",
+	"zset-max-listpack-entries":   "64",
+	"zset-max-listpack-value":     "16",
+	"list-max-listpack-size":      "-3",
+	"list-compress-depth":         "1",
+	"hz":                          "100",
+	"active-expire-effort":        "7",
+	"expire-jitter":               "0.1",
+	"slowlog-log-slower-than":     "-1",
+	"slowlog-max-len":             "1024",
+	"tags-max-per-key":            "8",
+	"tracking-table-max-keys":     "5000",
+	"notify-keyspace-events":      "KEA",
+	"tag-max-len":                 "64",
+	"metrics-addr":                ":9100",
+	"log-level":                   "debug",
+	"log-format":                  "json",
+	"shutdown-timeout":            "1m30s",
+	"audit-log":                   "yes",
+	"metrics-tls":                 "yes",
+	"dir":                         "/var/lib/cachesrv",
+	"dbfilename":                  "cache.snap",
+	"save":                        "3600 1 300 100",
+	"start-empty-on-bad-snapshot": "yes",
+	"save-on-shutdown":            "yes",
+	"busy-reply-threshold":        "250",
+	"origins-warm-on-start":       "no",
+	"origins-warm-timeout":        "5s",
 }
 
 func TestDefaultIsValid(t *testing.T) {
@@ -122,7 +136,11 @@ func TestParamsMetadata(t *testing.T) {
 		"requirepass", "maxclients", "timeout", "proto-max-bulk-len", "client-query-buffer-limit",
 		"hz", "active-expire-effort", "slowlog-log-slower-than", "slowlog-max-len", "expire-jitter",
 		"log-level", "tags-max-per-key", "tag-max-len", "client-output-buffer-limit", "tcp-keepalive", "client-output-timeout",
-		"tracking-table-max-keys", "notify-keyspace-events",
+		"busy-reply-threshold",
+		"hash-max-listpack-entries", "hash-max-listpack-value", "set-max-intset-entries", "set-max-listpack-entries",
+		"set-max-listpack-value", "zset-max-listpack-entries", "zset-max-listpack-value", "list-max-listpack-size",
+		"list-compress-depth", "tracking-table-max-keys", "notify-keyspace-events",
+		"dir", "dbfilename", "save", "save-on-shutdown",
 	}
 	for _, p := range ps {
 		if p.Name != strings.ToLower(p.Name) || strings.ContainsAny(p.Name, " _") {
@@ -277,7 +295,7 @@ func TestMatch(t *testing.T) {
 		"MAX?EMORY":   {"maxmemory"},
 		"tls-*-file":  {"tls-cert-file", "tls-key-file", "tls-ca-cert-file"},
 		"slowlog-*":   {"slowlog-log-slower-than", "slowlog-max-len"},
-		"[hp]*":       {"port", "protected-mode", "proto-max-bulk-len", "hz"},
+		"[hp]*":       {"port", "protected-mode", "proto-max-bulk-len", "hash-max-listpack-entries", "hash-max-listpack-value", "hz"},
 		"nothing*":    nil,
 		"requirepass": {"requirepass"},
 	} {
@@ -402,5 +420,33 @@ func TestHelpers(t *testing.T) {
 	}
 	if !slices.Contains(MaxMemoryPolicies(), "allkeys-wtinylfu") {
 		t.Error("MaxMemoryPolicies lacks the default")
+	}
+}
+
+func TestSaveSchedule(t *testing.T) {
+	t.Parallel()
+	c := Default()
+	if len(c.SavePoints()) != 0 {
+		t.Fatal("saving must be off by default")
+	}
+	if err := c.Set("save", " 900  1 60 10000 "); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := c.Get("save"); v != "900 1 60 10000" {
+		t.Fatalf("save = %q", v)
+	}
+	if sp := c.SavePoints(); len(sp) != 2 || sp[1].After != 60*time.Second || sp[1].Changes != 10000 {
+		t.Fatalf("points %+v", sp)
+	}
+	for _, bad := range []string{"900", "0 1", "x 1", "1 -1", "1 y"} {
+		if err := c.Set("save", bad); err == nil || err.Error() != "Invalid save parameters" {
+			t.Errorf("save %q: %v", bad, err)
+		}
+	}
+	if err := c.Set("save", ""); err != nil || len(c.SavePoints()) != 0 {
+		t.Fatalf("save \"\": %v", err)
+	}
+	if err := c.Set("dbfilename", "a/b"); err == nil {
+		t.Fatal("path accepted as dbfilename")
 	}
 }

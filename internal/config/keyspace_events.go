@@ -7,6 +7,11 @@ import "errors"
 // class 'i' (tag invalidations, docs/client-side-caching.md).
 const keyspaceEventClasses = "g$lshzxetd"
 
+// errKeyspaceEvents is Redis's text (with cachesrv's class i added).
+//
+//lint:ignore ST1005 Redis's exact error text
+var errKeyspaceEvents = errors.New("Invalid event class character. Use 'Ag$lshzxeKEtmdni'.")
+
 // CanonicalKeyspaceEvents validates a notify-keyspace-events value and
 // returns it in the form CONFIG GET shows, as Redis normalises it.
 func CanonicalKeyspaceEvents(s string) (string, error) {
@@ -20,7 +25,7 @@ func CanonicalKeyspaceEvents(s string) (string, error) {
 		case 'g', '$', 'l', 's', 'h', 'z', 'x', 'e', 't', 'd', 'K', 'E', 'm', 'n', 'i':
 			set[ch] = true
 		default:
-			return "", errors.New("Invalid event class character. Use 'Ag$lshzxeKEtmdni'.")
+			return "", errKeyspaceEvents
 		}
 	}
 	all := true

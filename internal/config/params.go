@@ -159,6 +159,10 @@ func meta(name, typ string, flags int, doc string) Param {
 }
 
 func buildTable() []*param {
+	return append(baseParams(), persistParams()...)
+}
+
+func baseParams() []*param {
 	const maxInt32 = math.MaxInt32
 	return []*param{
 		withSection("Network", listParam(meta("bind", "addresses", redis,
@@ -244,6 +248,33 @@ func buildTable() []*param {
 		withSection("Memory", intParam(meta("lfu-decay-time", "minutes", redis|mutable,
 			"minutes of idleness that halve a key's LFU counter; 0 never decays"),
 			func(c *Config) *int { return &c.LFUDecayTime }, 0, maxInt32)),
+		withSection("Encodings", intParam(meta("hash-max-listpack-entries", "int", redis|mutable,
+			"accepted for compatibility; hashes use one compact encoding at every size"),
+			func(c *Config) *int { return &c.HashMaxListpackEntries }, 0, maxInt32)),
+		withSection("Encodings", intParam(meta("hash-max-listpack-value", "bytes", redis|mutable,
+			"accepted for compatibility; hashes use one compact encoding at every size"),
+			func(c *Config) *int { return &c.HashMaxListpackValue }, 0, maxInt32)),
+		withSection("Encodings", intParam(meta("set-max-intset-entries", "int", redis|mutable,
+			"accepted for compatibility; sets use one compact encoding at every size"),
+			func(c *Config) *int { return &c.SetMaxIntsetEntries }, 0, maxInt32)),
+		withSection("Encodings", intParam(meta("set-max-listpack-entries", "int", redis|mutable,
+			"accepted for compatibility; sets use one compact encoding at every size"),
+			func(c *Config) *int { return &c.SetMaxListpackEntries }, 0, maxInt32)),
+		withSection("Encodings", intParam(meta("set-max-listpack-value", "bytes", redis|mutable,
+			"accepted for compatibility; sets use one compact encoding at every size"),
+			func(c *Config) *int { return &c.SetMaxListpackValue }, 0, maxInt32)),
+		withSection("Encodings", intParam(meta("zset-max-listpack-entries", "int", redis|mutable,
+			"accepted for compatibility; sorted sets use one compact encoding at every size"),
+			func(c *Config) *int { return &c.ZSetMaxListpackEntries }, 0, maxInt32)),
+		withSection("Encodings", intParam(meta("zset-max-listpack-value", "bytes", redis|mutable,
+			"accepted for compatibility; sorted sets use one compact encoding at every size"),
+			func(c *Config) *int { return &c.ZSetMaxListpackValue }, 0, maxInt32)),
+		withSection("Encodings", intParam(meta("list-max-listpack-size", "int", redis|mutable,
+			"accepted for compatibility; lists are one gap buffer at every size"),
+			func(c *Config) *int { return &c.ListMaxListpackSize }, -5, maxInt32)),
+		withSection("Encodings", intParam(meta("list-compress-depth", "int", redis|mutable,
+			"accepted for compatibility; lists are not compressed"),
+			func(c *Config) *int { return &c.ListCompressDepth }, 0, maxInt32)),
 
 		withSection("Expiry", intParam(meta("hz", "int", redis|mutable,
 			"background task runs per second (active expiry, client timeouts), 1 to 500"),
@@ -261,6 +292,10 @@ func buildTable() []*param {
 		withSection("Slow log", intParam(meta("slowlog-max-len", "int", redis|mutable,
 			"entries kept in the slow log"),
 			func(c *Config) *int { return &c.SlowlogMaxLen }, 0, maxInt32)),
+
+		withSection("Scripting", intParam(meta("busy-reply-threshold", "milliseconds", redis|mutable,
+			"a script running longer than this makes the server reply -BUSY to other clients until it ends or SCRIPT KILL stops it; CONFIG GET/SET also take its old name lua-time-limit"),
+			func(c *Config) *int64 { return &c.BusyReplyThreshold }, 1, math.MaxInt32)),
 
 		withSection("Tags", intParam(meta("tags-max-per-key", "int", mutable,
 			"most tags one key may carry, 1 to 255 (what an entry can hold)"),
@@ -299,9 +334,6 @@ func buildTable() []*param {
 		withSection("Server", boolParam(meta("audit-log", "yes|no", 0,
 			"log an audit record for every administrative command"),
 			func(c *Config) *bool { return &c.AuditLog })),
-		withSection("Origins", stringParam(meta("dir", "directory", redis,
-			"working directory: write-behind journals and dead letters live in its origins/ subdirectory"),
-			func(c *Config) *string { return &c.Dir }, nil)),
 		withSection("Origins", boolParam(meta("origins-warm-on-start", "yes|no", 0,
 			"run the warm query of every route with warm: true before accepting clients"),
 			func(c *Config) *bool { return &c.OriginsWarmOnStart })),

@@ -16,14 +16,17 @@ func New(reg prometheus.Registerer, src Source) error {
 		return errors.New("cannot register metrics: nil Registerer")
 	}
 	var done []prometheus.Collector
-	for _, c := range []prometheus.Collector{
-		newCollector(src),
+	cs := []prometheus.Collector{newCollector(src)}
+	if src.Persist != nil {
+		cs = append(cs, newPersistCollector(src.Persist))
+	}
+	for _, c := range append(cs,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	} {
+	) {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
-			if len(done) > 0 && errors.As(err, &are) {
+			if len(done) >= len(cs) && errors.As(err, &are) {
 				continue // the runtime collectors are shared; keep theirs
 			}
 			for _, d := range done {

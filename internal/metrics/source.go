@@ -29,6 +29,9 @@ type Source struct {
 	Tags func() TagStats
 	// Stampede reads the stampede protection's (leases) counters.
 	Stampede func() StampedeStats
+	// Persist reads the snapshot and load counters (persist.go); nil
+	// leaves the persistence metrics out.
+	Persist func() PersistStats
 	// PubSub reads pub/sub and client-side caching (tracking) counters.
 	PubSub func() PubSubStats
 

@@ -509,6 +509,7 @@ func (o *Client) kill(by *Client) {
 		return
 	}
 	o.nc.Close()
+	o.srv.blocked.cancel(o) // a client blocked in BLPOP and friends
 }
 
 func cmdClientHelp(c *Client, args [][]byte) {
@@ -544,6 +545,9 @@ func cmdShutdown(c *Client, args [][]byte) {
 			c.addError("ERR No shutdown in progress.")
 			return
 		}
+	}
+	if !c.shutdownSave(args) {
+		return
 	}
 	c.srv.log.Warn("SHUTDOWN requested by client", "addr", c.addr)
 	c.closeAfter = true

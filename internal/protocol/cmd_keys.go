@@ -87,6 +87,9 @@ func (c *Client) copyEntry(src []byte, sdb int, dst []byte, ddb int, replace, de
 		c.storeError(err)
 		return -1, true
 	}
+	if m.Type == store.TypeList || m.Type == store.TypeZSet {
+		c.srv.blocked.signal(ddb, dst) // RENAME/COPY/MOVE onto a key a client waits on
+	}
 	if del {
 		ss.DeleteLocked(sdb, src, hs, c.now, store.Deleted)
 	}
@@ -246,8 +249,8 @@ func cmdScan(c *Client, args [][]byte) {
 			}
 		case eq(args[i], "type"):
 			typ = 255 // unknown types match nothing
-			if eq(args[i+1], "string") {
-				typ = int(store.TypeString)
+			if t, ok := typeByName(args[i+1]); ok {
+				typ = int(t)
 			}
 		default:
 			c.addError(errSyntax)
@@ -515,6 +518,10 @@ func cmdObjectEncoding(c *Client, args [][]byte) {
 	e, ok := sh.LookupLocked(c.db, args[2], h, c.now, store.NoTouch|store.NoStats)
 	if !ok {
 		c.addNull()
+		return
+	}
+	if e.Type != store.TypeString {
+		c.addBulkStr(collEncoding(e.Type, e.Value))
 		return
 	}
 	c.addBulkStr(objectEncoding(e.Value))

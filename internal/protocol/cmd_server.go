@@ -136,7 +136,7 @@ func (s *Server) InfoText(sections []string, locksHeld bool) string {
 			add("maxclients", s.maxClients.Load())
 			add("client_recent_max_input_buffer", 0)
 			add("client_recent_max_output_buffer", 0)
-			add("blocked_clients", 0)
+			add("blocked_clients", s.blocked.blocked())
 			add("tracking_clients", s.tracking.numClients())
 			add("clients_in_timeout_table", 0)
 		case "memory":
@@ -167,6 +167,12 @@ func (s *Server) InfoText(sections []string, locksHeld bool) string {
 			add("mem_allocator", "go-slab")
 			add("lazyfree_pending_objects", 0)
 		case "persistence":
+			if s.opts.Persistence != nil {
+				for _, kv := range s.opts.Persistence.Info() {
+					add(kv[0], kv[1])
+				}
+				break
+			}
 			add("loading", 0)
 			add("async_loading", 0)
 			add("rdb_changes_since_last_save", 0)

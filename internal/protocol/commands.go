@@ -81,6 +81,10 @@ func buildTable() *Table {
 	key("expiretime", 2, r|f, 1, 1, 1, "7.0.0", "Returns the expiration time of a key as a Unix timestamp.", cmdExpireTime)
 	key("pexpiretime", 2, r|f, 1, 1, 1, "7.0.0", "Returns the expiration time of a key as a Unix milliseconds timestamp.", cmdPExpireTime)
 	key("persist", 2, FlagWrite|f, 1, 1, 1, "2.2.0", "Removes the expiration time of a key.", cmdPersist)
+	// Persistence (cmd_persist.go)
+	key("dump", 2, r, 1, 1, 1, "2.6.0", "Returns a serialized representation of the value stored at a key.", cmdDump)
+	key("restore", -4, w, 1, 1, 1, "2.6.0", "Creates a key from the serialized representation of a value.", cmdRestore)
+	t.Lookup("restore").Category += " dangerous"
 	obj := key2(t, "object", "2.2.3", "A container for object introspection commands.")
 	subKey(obj, "encoding", 3, r, "Returns the internal encoding of a Redis object.", cmdObjectEncoding)
 	subKey(obj, "freq", 3, r, "Returns the logarithmic access frequency counter of a Redis object.", cmdObjectFreq)
@@ -181,6 +185,10 @@ func buildTable() *Table {
 	srv("info", -1, FlagLoading|FlagStale, "dangerous", "server", "1.0.0", "Returns information and statistics about the server.", cmdInfo)
 	srv("monitor", 1, adm|FlagLoading|FlagStale, "", "server", "1.0.0", "Listens for all requests received by the server in real-time.", cmdMonitor)
 	srv("time", 1, FlagLoading|FlagStale|f, "", "server", "2.6.0", "Returns the server time.", cmdTime)
+	srv("save", 1, adm|FlagNoMulti, "", "server", "1.0.0", "Synchronously saves the database(s) to disk.", cmdSave)
+	srv("bgsave", -1, adm, "", "server", "1.0.0", "Asynchronously saves the database(s) to disk.", cmdBGSave)
+	srv("lastsave", 1, FlagLoading|FlagStale|f, "", "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", cmdLastSave)
+	t.Lookup("lastsave").Category = "fast dangerous"
 	srv("shutdown", -1, adm|FlagLoading|FlagStale|FlagNoMulti|FlagAllowBusy, "", "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", cmdShutdown)
 	cfg := srv("config", -2, 0, "", "server", "2.0.0", "A container for server configuration commands.", nil)
 	sub(cfg, "get", -3, adm|FlagLoading|FlagStale, "Returns the effective values of configuration parameters.", cmdConfigGet)
@@ -246,6 +254,10 @@ func buildTable() *Table {
 	bf("bf.mexists", -3, r|f, "1.0.0", "Checks whether one or more items exist in a Bloom Filter: BF.MEXISTS key item [item ...].", cmdBFMExists)
 	bf("bf.info", -2, r|f, "1.0.0", "Returns information about a Bloom Filter: BF.INFO key [CAPACITY | SIZE | FILTERS | ITEMS | EXPANSION].", cmdBFInfo)
 	bf("bf.card", 2, r|f, "2.4.4", "Returns the cardinality of a Bloom filter: BF.CARD key.", cmdBFCard)
+	addScriptingCommands(t) // cmd_script.go
+	addBitmapCommands(t)    // cmd_bitmap.go
+	addMemoryCommands(t)    // cmd_memory.go
+	addCollCommands(t)      // hashes, lists, sets, sorted sets (cmd_coll_table.go)
 	originCommands(t)
 	return t
 }

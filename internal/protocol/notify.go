@@ -14,8 +14,9 @@ import (
 // rename_from/to, move_from/to, copy_to), $ (set, incrby, incrbyfloat,
 // append, setrange), x (expired), e (evicted), n (new), and cachesrv's own
 // i (invalidated / softinvalidated, sent for each live key of the tags an
-// INVALIDATE or SOFTINVALIDATE names). l s h z t d are accepted (cachesrv
-// has no such types) and m (keymiss) is accepted but not emitted.
+// INVALIDATE or SOFTINVALIDATE names). l h s z (list, hash, set and sorted set
+// events: notify_coll.go). t d are accepted (cachesrv has no streams) and
+// m (keymiss) is accepted but not emitted.
 
 const (
 	nfKeyspace uint32 = 1 << iota
@@ -26,6 +27,10 @@ const (
 	nfEvicted
 	nfNew
 	nfInvalidated
+	nfList // l, h, s, z: collection events (notify_coll.go)
+	nfHash
+	nfSet
+	nfZSet
 )
 
 // SetNotifyKeyspaceEvents applies notify-keyspace-events (the canonical
@@ -39,7 +44,15 @@ func (s *Server) SetNotifyKeyspaceEvents(flags string) {
 		case 'E':
 			m |= nfKeyevent
 		case 'A':
-			m |= nfGeneric | nfString | nfExpired | nfEvicted
+			m |= nfGeneric | nfString | nfExpired | nfEvicted | nfList | nfHash | nfSet | nfZSet
+		case 'l':
+			m |= nfList
+		case 'h':
+			m |= nfHash
+		case 's':
+			m |= nfSet
+		case 'z':
+			m |= nfZSet
 		case 'g':
 			m |= nfGeneric
 		case '$':
@@ -124,6 +137,10 @@ func (s *Server) notifyChanged(cmd *Command, db int, key []byte, isNew bool, m *
 		s.notifyEvent(nfGeneric, "copy_to", db, key)
 	case "move":
 		s.notifyEvent(nfGeneric, "move_to", db, key)
+	default:
+		if class, event, ok := collEvent(cmd.Name); ok {
+			s.notifyEvent(class, event, db, key)
+		}
 	}
 }
 

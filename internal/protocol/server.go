@@ -19,6 +19,7 @@ import (
 
 	"github.com/cachesrv/cachesrv/internal/lease"
 	"github.com/cachesrv/cachesrv/internal/origin"
+	"github.com/cachesrv/cachesrv/internal/script"
 	"github.com/cachesrv/cachesrv/internal/store"
 	"github.com/cachesrv/cachesrv/internal/tags"
 )
@@ -68,6 +69,9 @@ type Options struct {
 	// OutputTimeout closes a client whose replies make no progress for this
 	// long (client-output-timeout); 0 never does.
 	OutputTimeout time.Duration
+	// Persistence runs SAVE, BGSAVE, LASTSAVE, the SHUTDOWN snapshot and
+	// INFO persistence (cmd_persist.go); nil disables them.
+	Persistence Persistence
 	// PubSubLimit is client-output-buffer-limit for the pubsub class: it
 	// bounds the pending messages of subscribed clients (push.go).
 	PubSubLimit OutputLimit
@@ -126,12 +130,17 @@ type Server struct {
 	nextID   atomic.Int64
 	peak     atomic.Int64
 	writeObs atomic.Pointer[func(db int, key []byte)]
+	blocked  blockRegistry  // clients in BLPOP and friends (blocking.go)
 	leases   *lease.Manager // set once by SetLeases, before serving
 	tags     *tags.Index
 	origins  *origin.Manager // nil without origins (cmd_origin.go)
 	started  time.Time
 	stats    Stats
 	slowlog  slowlog
+	loading  atomic.Bool // a snapshot is loading: -LOADING (cmd_persist.go)
+
+	scripts   *script.Engine // EVAL and friends (cmd_script.go)
+	luaClient *Client        // the pseudo client scripts run commands on
 }
 
 // New builds a server around a store.
@@ -177,6 +186,7 @@ func New(o Options) *Server {
 	if o.AuditLogger != nil {
 		s.audit = newAuditor(o.AuditLogger, s.table)
 	}
+	s.initScripting()
 	s.redact = make([]bool, len(s.table.all))
 	for _, name := range []string{"auth", "hello", "acl|setuser", "acl|deluser", "acl|getuser", "acl|dryrun", "config|set"} {
 		if cmd := s.table.lookupFull(name); cmd != nil {
@@ -303,6 +313,7 @@ func (s *Server) admit(nc net.Conn) bool {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing.Store(true)
+	s.blocked.close()
 	for ln := range s.listeners {
 		ln.Close()
 	}
@@ -625,6 +636,9 @@ func (s *Server) execute(c *Client, args [][]byte) {
 		}
 		cmd = sub
 	}
+	if s.scripts.Running() && s.busyRefused(c, cmd) {
+		return
+	}
 	if !c.authenticated && cmd.Flags&FlagNoAuth == 0 && !s.acl.defaultOpen() {
 		c.addError("NOAUTH Authentication required.")
 		if c.multi {
@@ -640,6 +654,13 @@ func (s *Server) execute(c *Client, args [][]byte) {
 			}
 			return
 		}
+	}
+	if s.loading.Load() && cmd.Flags&FlagLoading == 0 {
+		c.addError(errLoading)
+		if c.multi {
+			c.multiErr = true
+		}
+		return
 	}
 	if c.resp == 2 && c.subCount.Load() > 0 && !subscribedModeAllows(cmd) {
 		c.addError(subscribedModeError(cmd))

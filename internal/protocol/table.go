@@ -68,6 +68,10 @@ type Command struct {
 	Since    string
 	Handler  Handler
 	Subs     map[string]*Command // container commands (CONFIG, CLIENT, ...)
+	// Keys, when set, finds the key positions of commands whose keys move
+	// (numkeys arguments: LMPOP, SINTERCARD, ZUNION...); FirstKey and
+	// LastKey then only describe the legacy COMMAND INFO range.
+	Keys func(args [][]byte, dst []int) []int
 	// ACLArgs, when set, lists argument positions besides the key
 	// positions that ACL key patterns must allow: tag names (which share
 	// the key namespace for ACL purposes) and the dependency keys of TAGS/
@@ -189,6 +193,9 @@ func arityOK(arity, n int) bool {
 
 // keys returns the argument indexes holding keys.
 func (cmd *Command) keyIndexes(args [][]byte, dst []int) []int {
+	if cmd.Keys != nil {
+		return cmd.Keys(args, dst)
+	}
 	if cmd.FirstKey <= 0 {
 		return dst
 	}

@@ -49,7 +49,7 @@
 // Every record is charged its slab slot size (or, above 1 KiB, the Go size
 // class of its own allocation), every shard its hash table, id table, event
 // rings and expiry index, and the store the policy with its id tables.
-// Eviction aims at maxmemory less 1/128, so used_memory at rest stays
-// under maxmemory. Shards report their usage to a store-wide counter in steps, so the hot path does not
+// Eviction aims at maxmemory less 1/512 (and 256 bytes per shard), so
+// used_memory at rest stays under maxmemory. Shards report their usage to a store-wide counter in steps, so the hot path does not
 // hammer one shared atomic; UsedMemory sums the exact figures.
 package store

@@ -31,6 +31,10 @@ const (
 const (
 	TypeString uint8 = 0
 	TypeBloom  uint8 = 1
+	TypeHash   uint8 = 2 // encoded by package coll
+	TypeList   uint8 = 3
+	TypeSet    uint8 = 4
+	TypeZSet   uint8 = 5
 )
 
 // TypeName returns the TYPE command's name for a value type.
@@ -40,6 +44,14 @@ func TypeName(t uint8) string {
 		return "string"
 	case TypeBloom:
 		return "MBbloom--"
+	case TypeHash:
+		return "hash"
+	case TypeList:
+		return "list"
+	case TypeSet:
+		return "set"
+	case TypeZSet:
+		return "zset"
 	}
 	return "none"
 }

@@ -104,6 +104,10 @@ type Shard struct {
 
 	rings rings         // events for the store's eviction policy (see storePolicy)
 	exp   *expire.Index // nil until the shard's first TTL: an index costs ~3.7 KB
+	// fieldExp schedules hashes with field deadlines (collection.go); nil
+	// until the first HEXPIRE in the shard.
+	fieldExp *expire.Index
+	reapFn   func(id uint32, deadline int64)
 
 	entryBytes int64
 	overhead   int64        // tables' memory as of the last publish
@@ -128,8 +132,9 @@ func (sh *Shard) Lock() { sh.mu.Lock() }
 // Unlock releases the shard's lock, then lets the eviction policy catch up
 // with the shards' events when it is due (see storePolicy).
 func (sh *Shard) Unlock() {
+	st := sh.st // read under the lock: a flush's reset rewrites sh.st
 	sh.mu.Unlock()
-	sh.st.maintain()
+	st.maintain()
 }
 
 // Index returns the shard's position in the store.
@@ -148,6 +153,7 @@ func (sh *Shard) init(st *Store, idx int, now int64) {
 	sh.slabs = newSlabs()
 	sh.nowMs = now
 	sh.exp = nil
+	sh.fieldExp = nil
 	sh.entryBytes = 0
 	n := st.opts.Databases
 	sh.stats.Keys = make([]int64, n)
@@ -163,7 +169,7 @@ func (sh *Shard) init(st *Store, idx int, now int64) {
 
 func (sh *Shard) overheadLocked() int64 {
 	return int64(cap(sh.ht))*8 + int64(cap(sh.refs))*4 + int64(cap(sh.freeIDs))*4 +
-		sh.slabs.overhead() + ringBytes + sh.expBytes() + 1024
+		sh.slabs.overhead() + ringBytes + sh.expBytes() + sh.fieldExpBytes() + 1024
 }
 
 // publishLocked recomputes the shard's overhead and adds the change of its

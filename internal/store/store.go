@@ -138,14 +138,14 @@ func (st *Store) setMax(max int64) {
 	st.maxmemory.Store(max)
 	// Shards report to the shared counter in steps: large enough to keep the
 	// counter off the hot path, small enough to bound the error (all shards
-	// together lag by at most max/256, see headroom).
+	// together lag by at most max/1024 + shards*256 bytes, see headroom).
 	slack := int64(64 << 10)
 	if max > 0 {
-		if s := max / int64(len(st.shards)) / 256; s < slack {
+		if s := max / int64(len(st.shards)) / 1024; s < slack {
 			slack = s
 		}
 	}
-	st.slack = max64(slack, 256)
+	st.slack = max64(slack, minSlack)
 }
 
 func max64(a, b int64) int64 {
@@ -314,13 +314,18 @@ func (st *Store) Fits(klen, vlen int64) bool {
 // point where writes evict: the bound less its headroom.
 func (st *Store) OverLimit() bool {
 	max := st.maxmemory.Load()
-	return max > 0 && st.used.Load() > max-headroom(max)
+	return max > 0 && st.used.Load() > max-st.headroom(max)
 }
 
+// minSlack is the least step in which a shard reports its memory.
+const minSlack = 256
+
 // headroom is how far under maxmemory eviction aims: the shards' counter
-// lag (at most max/256) plus as much again for the write that follows the
-// eviction, so that used_memory at rest stays under maxmemory.
-func headroom(max int64) int64 { return max / 128 }
+// lag (at most max/1024 + shards*minSlack) plus max/1024 for the write that
+// follows the eviction, so that used_memory at rest stays under maxmemory.
+func (st *Store) headroom(max int64) int64 {
+	return max/512 + int64(len(st.shards))*minSlack
+}
 
 // ErrOOM is returned by Evict when it cannot get under the bound.
 //
@@ -348,7 +353,7 @@ func (st *Store) Evict(start int) (int, error) {
 	_ = start
 	now := st.NowMs()
 	pol := &st.pol
-	target := max - headroom(max)
+	target := max - st.headroom(max)
 	evicted, misses := 0, 0
 	for evicted < maxVictims && misses < maxVictims && st.used.Load() > target {
 		pol.mu.Lock()
@@ -401,6 +406,11 @@ func (st *Store) ExpireShard(i int, nowMs int64, max int) (int, bool) {
 	sh := &st.shards[i]
 	sh.mu.Lock()
 	n, more := sh.expireDueLocked(nowMs, max)
+	// Hashes with expired fields are rewritten, not removed: they are not
+	// counted as expired keys.
+	if _, fmore := sh.reapFieldsLocked(nowMs, max); fmore {
+		more = true
+	}
 	if !more && n > 0 {
 		sh.CompactLocked()
 	}

@@ -30,6 +30,7 @@ func start(t *testing.T, mod func(*config.Config)) *server {
 	cfg := config.Default()
 	cfg.MetricsAddr = ""
 	cfg.Shards = 8
+	cfg.Dir = t.TempDir() // SAVE and SHUTDOWN write snapshots here
 	if mod != nil {
 		mod(cfg)
 	}
