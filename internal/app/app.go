@@ -23,6 +23,7 @@ import (
 	"github.com/cachesrv/cachesrv/internal/config"
 	"github.com/cachesrv/cachesrv/internal/expire"
 	"github.com/cachesrv/cachesrv/internal/lease"
+	"github.com/cachesrv/cachesrv/internal/origin"
 	"github.com/cachesrv/cachesrv/internal/persist"
 	"github.com/cachesrv/cachesrv/internal/protocol"
 	"github.com/cachesrv/cachesrv/internal/store"
@@ -42,6 +43,9 @@ type App struct {
 	Log     *slog.Logger
 	// Leases is the stampede protection's lease manager (CACHE.*).
 	Leases *lease.Manager
+	// Origins runs read-through, write-through and write-behind for routed
+	// keys; nil when no origin is configured.
+	Origins *origin.Manager
 	// TLS is the server TLS configuration when tls-port or metrics-tls is
 	// set; its certificate reloads when the files change (Certs).
 	TLS   *tls.Config
@@ -141,6 +145,9 @@ func New(cfg *config.Config, log *slog.Logger, level *slog.LevelVar) (*App, erro
 	if err := a.setupSecurity(cfg); err != nil {
 		return nil, err
 	}
+	if err := a.setupOrigins(cfg); err != nil {
+		return nil, err
+	}
 	setMemoryLimit(cfg.MaxMemory)
 	return a, nil
 }
@@ -207,6 +214,9 @@ func (a *App) Run(ctx context.Context, lns []net.Listener, metricsLn net.Listene
 		defer wg.Done()
 		a.Leases.Run(ctx)
 	}()
+	// origins: warmed before clients are served; stopped (write-behind
+	// drained) after the clients are.
+	stopOrigins := a.startOrigins(a.Config())
 	var hs *http.Server
 	if metricsLn != nil && a.MetricsHandler != nil {
 		hs = &http.Server{Handler: a.MetricsHandler, ReadHeaderTimeout: 10 * time.Second}
@@ -270,6 +280,7 @@ func (a *App) Run(ctx context.Context, lns []net.Listener, metricsLn net.Listene
 	if err := a.Server.Shutdown(sctx); err != nil {
 		a.Log.Warn("clients cut at shutdown timeout", "err", err)
 	}
+	stopOrigins()
 	if a.loaded.Load() {
 		// SIGTERM (or a SHUTDOWN that already saved: then a no-op).
 		if err := a.Persist.Shutdown(persist.ShutdownDefault); err != nil {
@@ -454,6 +465,8 @@ func (a *App) info(section string) []protocol.InfoField {
 		}
 	case "stampede":
 		return protocol.StampedeInfo(a.Leases)
+	case "origins":
+		return a.originsInfo()
 	case "eviction":
 		st := a.Store.Stats(false)
 		return []protocol.InfoField{

@@ -38,7 +38,12 @@ func (a *App) Ready() bool {
 // metricsSource adapts the parts' stats to the metrics package's input
 // types; metrics never imports them.
 func (a *App) metricsSource() metrics.Source {
+	var origins func() []metrics.OriginStats
+	if a.Origins != nil {
+		origins = a.originMetrics
+	}
 	return metrics.Source{
+		Origins: origins,
 		Version: Version,
 		Server:  func() metrics.ServerStats { return serverMetrics(a.Server.Stats()) },
 		Store:   func() metrics.StoreStats { return storeMetrics(a.Store.Stats(false)) },

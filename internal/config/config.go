@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cachesrv/cachesrv/internal/config/glob"
+	"github.com/cachesrv/cachesrv/internal/origin/spec"
 )
 
 // Sentinel errors. Compare with errors.Is.
@@ -128,6 +129,15 @@ type Config struct {
 	StartEmptyOnBadSnapshot bool   // start-empty-on-bad-snapshot
 	SaveOnShutdown          bool   // save-on-shutdown
 
+	// Origins (docs/origins.md). Write-behind journals live under Dir.
+
+	OriginsWarmOnStart bool          // origins-warm-on-start
+	OriginsWarmTimeout time.Duration // origins-warm-timeout
+	// Origins holds the "origins" and "routes" sections of the file; they
+	// are not settings (no flag, environment variable or CONFIG GET, so
+	// connection strings never show there). Validated by internal/origin.
+	Origins spec.Config
+
 	// ConfigFile is the YAML file the configuration was loaded from ("" if
 	// none); Rewrite writes there by default. It is not a setting.
 	ConfigFile string
@@ -205,8 +215,10 @@ func Default() *Config {
 		ShutdownTimeout: 10 * time.Second,
 		AuditLog:        false,
 
-		Dir:        ".",
-		DBFilename: "dump.rdb",
+		Dir:                ".",
+		DBFilename:         "dump.rdb",
+		OriginsWarmOnStart: true,
+		OriginsWarmTimeout: 30 * time.Second,
 	}
 }
 

@@ -68,6 +68,8 @@ var nonDefault = map[string]string{
 	"start-empty-on-bad-snapshot": "yes",
 	"save-on-shutdown":            "yes",
 	"busy-reply-threshold":        "250",
+	"origins-warm-on-start":       "no",
+	"origins-warm-timeout":        "5s",
 }
 
 func TestDefaultIsValid(t *testing.T) {
@@ -103,7 +105,7 @@ func TestParamsCoverFields(t *testing.T) {
 	}
 	typ := reflect.TypeFor[Config]()
 	for i := range typ.NumField() {
-		if f := typ.Field(i).Name; !fields[f] && f != "ConfigFile" {
+		if f := typ.Field(i).Name; !fields[f] && f != "ConfigFile" && f != "Origins" {
 			t.Errorf("field %s has no setting", f)
 		}
 	}

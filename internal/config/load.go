@@ -66,7 +66,7 @@ func Load(args []string, environ []string) (*Config, error) {
 			return nil, err
 		}
 		for _, key := range slices.Sorted(maps.Keys(file)) {
-			if lookup(key) == nil {
+			if lookup(key) == nil && !originKeys[key] {
 				errs = append(errs, fmt.Errorf("%s: unknown setting in %s", key, path))
 			}
 		}
@@ -92,6 +92,9 @@ func Load(args []string, environ []string) (*Config, error) {
 		if err := c.apply(p, raw); err != nil {
 			errs = append(errs, &ParamError{Name: p.Name, Err: err, From: shorten(raw) + " from " + from})
 		}
+	}
+	if err := c.decodeOrigins(file, path); err != nil {
+		errs = append(errs, err)
 	}
 	// Values that failed above kept their valid defaults, so this adds only
 	// the problems between settings.

@@ -334,6 +334,12 @@ func baseParams() []*param {
 		withSection("Server", boolParam(meta("audit-log", "yes|no", 0,
 			"log an audit record for every administrative command"),
 			func(c *Config) *bool { return &c.AuditLog })),
+		withSection("Origins", boolParam(meta("origins-warm-on-start", "yes|no", 0,
+			"run the warm query of every route with warm: true before accepting clients"),
+			func(c *Config) *bool { return &c.OriginsWarmOnStart })),
+		withSection("Origins", durationParam(meta("origins-warm-timeout", "duration", 0,
+			"how long warming at start may take before the server starts anyway"),
+			func(c *Config) *time.Duration { return &c.OriginsWarmTimeout })),
 	}
 }
 

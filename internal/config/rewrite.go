@@ -80,6 +80,9 @@ func (c *Config) Rewrite(path string) error {
 	if err != nil {
 		return fmt.Errorf("rewrite config: %w", err)
 	}
+	if data, err = keepOriginSections(path, data); err != nil {
+		return fmt.Errorf("rewrite config: %w", err)
+	}
 	if err := writeFileAtomic(path, data); err != nil {
 		return fmt.Errorf("rewrite config: %w", err)
 	}

@@ -67,6 +67,8 @@ type collector struct {
 	leasesActive, leaseWaiting, leases, leaseEnds, fills, waits, waitSeconds, staleServes, negativeHits, pendingReplies *prometheus.Desc
 
 	psChannels, psPatterns, psSubscribers, psMessages, pushes, invalidationPushes, trkKeys, trkItems, trkClients, trkPrefixes *prometheus.Desc
+
+	origins originDescs
 }
 
 // NewCollector returns the collector New registers. It is exported for
@@ -146,6 +148,8 @@ func newCollector(src Source) *collector {
 		trkItems:           d("tracking_items", "(key, client) pairs in the tracking table."),
 		trkClients:         d("tracking_clients", "Clients with CLIENT TRACKING on."),
 		trkPrefixes:        d("tracking_prefixes", "BCAST prefixes registered."),
+
+		origins: newOriginDescs(d),
 	}
 }
 
@@ -163,6 +167,9 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		c.leasesActive, c.leaseWaiting, c.leases, c.leaseEnds, c.fills, c.waits, c.waitSeconds, c.staleServes, c.negativeHits, c.pendingReplies,
 		c.psChannels, c.psPatterns, c.psSubscribers, c.psMessages, c.pushes, c.invalidationPushes, c.trkKeys, c.trkItems, c.trkClients, c.trkPrefixes,
 	} {
+		ch <- d
+	}
+	for _, d := range c.origins.all() {
 		ch <- d
 	}
 	for _, d := range c.src.ExtraDescs {
@@ -236,6 +243,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		send(ch, c.staleServes, prometheus.CounterValue, float64(l.StaleServes))
 		send(ch, c.negativeHits, prometheus.CounterValue, float64(l.NegativeHits))
 		send(ch, c.pendingReplies, prometheus.CounterValue, float64(l.Pending))
+	}
+	if c.src.Origins != nil {
+		c.origins.collect(ch, c.src.Origins())
 	}
 	if c.src.Extra != nil {
 		c.src.Extra(ch)

@@ -35,6 +35,9 @@ type Source struct {
 	// PubSub reads pub/sub and client-side caching (tracking) counters.
 	PubSub func() PubSubStats
 
+	// Origins reads the origins' counters (read-through, write-behind...).
+	Origins func() []OriginStats
+
 	// Extra, when set, is called at the end of every scrape to send metrics
 	// that have no typed input here yet (an extension point for parts such
 	// as tag invalidation). The metrics it sends must follow the package's

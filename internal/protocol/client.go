@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cachesrv/cachesrv/internal/origin"
 	"github.com/cachesrv/cachesrv/internal/store"
 )
 
@@ -85,6 +86,8 @@ type Client struct {
 	// CLIENT CACHING YES / NO for the next command (OPTIN / OPTOUT).
 	caching, cachingNo bool
 	trkKeys            [][]byte // scratch for trackRead
+
+	originTickets []origin.Ticket // write-behind writes to make durable after the command (cmd_origin.go)
 
 	info struct {
 		sync.Mutex

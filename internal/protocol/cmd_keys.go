@@ -10,6 +10,13 @@ import (
 
 func cmdDel(c *Client, args [][]byte) {
 	keys := args[1:]
+	if c.srv.origins != nil {
+		for _, k := range keys {
+			if !c.originWriteThrough(k, nil, true) {
+				return
+			}
+		}
+	}
 	c.lockKeys(keys)
 	defer c.unlockKeys()
 	var n int64
@@ -17,6 +24,9 @@ func cmdDel(c *Client, args [][]byte) {
 		h := c.st.Hash(k)
 		if c.st.ShardFor(h).DeleteLocked(c.db, k, h, c.now, store.Deleted) {
 			n++
+		}
+		if c.srv.origins != nil && !c.originWrittenLocked(c.st.ShardFor(h), k, h, nil, true) {
+			return
 		}
 	}
 	c.addInt(n)

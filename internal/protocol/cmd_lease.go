@@ -135,6 +135,11 @@ func (c *Client) parseMs(arg []byte, lo, hi int64, what string) (int64, bool) {
 
 // CACHE.GET key [LEASE ms] [WAIT ms] [BETA beta] [NOLEASE]
 func (h *leaseHandlers) get(c *Client, args [][]byte) {
+	// A routed key is read through its origin first (cmd_origin.go); the
+	// reply is then HIT, or NOTFOUND for a negative entry.
+	if c.srv.origins != nil && !c.originPreload(args[1]) {
+		return
+	}
 	leaseMs := h.opts.TTL.Milliseconds()
 	var waitMs int64
 	beta := h.opts.Beta

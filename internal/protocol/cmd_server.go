@@ -20,7 +20,7 @@ var allSections = append(append([]string{}, defaultSections...), "commandstats")
 
 func cmdInfo(c *Client, args [][]byte) {
 	var sections []string
-	extra := []string{"eviction", "expiry", "tags", "stampede"}
+	extra := []string{"eviction", "expiry", "tags", "stampede", "origins"}
 	if len(args) == 1 {
 		sections = defaultSections
 	}

@@ -82,6 +82,10 @@ func (c *Client) replyString(sh *store.Shard, key []byte, h uint64) (e store.Ent
 }
 
 func cmdGet(c *Client, args [][]byte) {
+	if c.srv.origins != nil {
+		originGet(c, args[1])
+		return
+	}
 	sh, h := c.lockKey(args[1])
 	c.replyString(sh, args[1], h)
 	c.unlock(sh)
@@ -160,6 +164,9 @@ func (c *Client) parseSetOpts(args [][]byte, o *setOpts) bool {
 // setGeneric implements SET and its relatives once the options are known.
 // It writes the reply.
 func (c *Client) setGeneric(key, val []byte, o *setOpts, okReply bool) {
+	if c.srv.origins != nil && !c.originWriteThrough(key, val, false) {
+		return
+	}
 	sh, h := c.lockKey(key)
 	defer c.unlock(sh)
 	e, exists := sh.LookupLocked(c.db, key, h, c.now, store.NoStats|store.NoTouch)
@@ -215,6 +222,9 @@ func (c *Client) setGeneric(key, val []byte, o *setOpts, okReply bool) {
 	}
 	if err := sh.SetLocked(c.db, key, h, val, m, c.now); err != nil {
 		c.storeError(err)
+		return
+	}
+	if c.srv.origins != nil && !c.originWrittenLocked(sh, key, h, val, false) {
 		return
 	}
 	c.replySetDone(o, old, exists, okReply)
@@ -331,6 +341,9 @@ func cmdGetEx(c *Client, args [][]byte) {
 			return
 		}
 	}
+	if c.srv.origins != nil && !c.originPreload(args[1]) {
+		return
+	}
 	sh, h := c.lockKey(args[1])
 	defer c.unlock(sh)
 	// As Redis: a missing key (or a wrong type) is answered before the
@@ -367,6 +380,10 @@ func cmdGetEx(c *Client, args [][]byte) {
 }
 
 func cmdMGet(c *Client, args [][]byte) {
+	if c.srv.origins != nil {
+		originMGet(c, args)
+		return
+	}
 	// Every key's shard is locked for the whole read, so MGET sees one
 	// point in time (a concurrent MSET or EXEC is all or nothing).
 	c.lockKeys(args[1:])

@@ -258,6 +258,7 @@ func buildTable() *Table {
 	addBitmapCommands(t)    // cmd_bitmap.go
 	addMemoryCommands(t)    // cmd_memory.go
 	addCollCommands(t)      // hashes, lists, sets, sorted sets (cmd_coll_table.go)
+	originCommands(t)
 	return t
 }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/cachesrv/cachesrv/internal/lease"
+	"github.com/cachesrv/cachesrv/internal/origin"
 	"github.com/cachesrv/cachesrv/internal/script"
 	"github.com/cachesrv/cachesrv/internal/store"
 	"github.com/cachesrv/cachesrv/internal/tags"
@@ -132,6 +133,7 @@ type Server struct {
 	blocked  blockRegistry  // clients in BLPOP and friends (blocking.go)
 	leases   *lease.Manager // set once by SetLeases, before serving
 	tags     *tags.Index
+	origins  *origin.Manager // nil without origins (cmd_origin.go)
 	started  time.Time
 	stats    Stats
 	slowlog  slowlog
@@ -721,7 +723,14 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 	if c.trk != nil {
 		c.trackRead(cmd, args)
 	}
-	s.invoke(c, cmd, args)
+	if s.origins != nil && cmd.Flags&FlagWrite != 0 && !c.originCheckWrite(cmd, args) {
+		c.failed = true
+	} else {
+		s.invoke(c, cmd, args)
+	}
+	if len(c.originTickets) > 0 {
+		c.originDurable(mark)
+	}
 	if s.monitors.n.Load() > 0 {
 		// After the command, as Redis 7 does.
 		s.feedMonitors(c, cmd, args, start)

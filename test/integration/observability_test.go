@@ -417,7 +417,7 @@ func readFile(t *testing.T, path string) string {
 // PromQL query can select: histograms as _bucket, _sum and _count.
 func scrapeExposedNames(t *testing.T) map[string]bool {
 	t.Helper()
-	s := start(t, nil)
+	s := start(t, withScrapeOrigin(t))
 	rdb := s.client(2)
 	ctx := context.Background()
 	if err := rdb.Set(ctx, "k", "v", time.Hour).Err(); err != nil {
