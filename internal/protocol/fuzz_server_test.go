@@ -30,19 +30,7 @@ func FuzzServer(f *testing.F) {
 	cfg.ClientOutputTimeout = 5 * time.Second
 	// CONFIG SET and SHUTDOWN would change the server under the fuzzer.
 	cfg.RenameCommands = map[string]string{"config": "", "shutdown": ""}
-	a, err := app.New(cfg, nil, nil)
-	if err != nil {
-		f.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		f.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, []net.Listener{ln}, nil) }()
-	f.Cleanup(func() { cancel(); <-done })
-	addr := ln.Addr().String()
+	a, addr := startFuzzServer(f, cfg)
 
 	for _, seed := range []string{
 		"PING\r\n",
@@ -100,6 +88,24 @@ func FuzzServer(f *testing.F) {
 			t.Fatalf("fresh client got %q, %v after input %q", buf, err, trunc(in))
 		}
 	})
+}
+
+// startFuzzServer runs an app built from cfg on a 127.0.0.1:0 listener
+// until the fuzz test ends, and returns it with its address.
+func startFuzzServer(f *testing.F, cfg *config.Config) (*app.App, string) {
+	a, err := app.New(cfg, nil, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		f.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, []net.Listener{ln}, nil) }()
+	f.Cleanup(func() { cancel(); <-done })
+	return a, ln.Addr().String()
 }
 
 func trunc(b []byte) []byte {

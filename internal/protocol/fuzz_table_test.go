@@ -2,14 +2,12 @@ package protocol_test
 
 import (
 	"bufio"
-	"context"
 	"net"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/cachesrv/cachesrv/internal/app"
 	"github.com/cachesrv/cachesrv/internal/config"
 )
 
@@ -50,19 +48,8 @@ func FuzzCommandTable(f *testing.F) {
 	cfg.MaxMemory = 32 << 20
 	cfg.ProtoMaxBulkLen = 1 << 20
 	cfg.SlowlogLogSlowerThan = -1
-	a, err := app.New(cfg, nil, nil)
-	if err != nil {
-		f.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		f.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, []net.Listener{ln}, nil) }()
-	f.Cleanup(func() { cancel(); <-done })
-	conn, err := net.Dial("tcp", ln.Addr().String())
+	a, addr := startFuzzServer(f, cfg)
+	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		f.Fatal(err)
 	}
