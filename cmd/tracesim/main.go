@@ -100,8 +100,8 @@ func run(args []string, out io.Writer) error {
 	format := fs.String("format", "", "trace format for every -trace: arc, lirs, cache2k, scarab or keys (default: from the file name)")
 	readme := fs.String("readme", "", "traces README `path`: run its reference table (traces next to it) and check the targets")
 	workers := fs.Int("j", runtime.GOMAXPROCS(0), "simulations run in parallel")
-	fs.IntVar(&storeOptions.shards, "store-shards", 64, "shards of the store in the store columns")
-	fs.IntVar(&storeOptions.value, "store-value", 100, "value bytes per entry in the store columns")
+	storeShards := fs.Int("store-shards", 64, "shards of the store in the store columns")
+	storeValue := fs.Int("store-value", 100, "value bytes per entry in the store columns")
 	maxReqs := fs.Int("max", 0, "replay only the first `N` requests of each trace (0 = all; cmd/replay's -max)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -121,9 +121,10 @@ func run(args []string, out io.Writer) error {
 			return err
 		}
 	}
-	if storeOptions.value < 0 || storeOptions.value > 1<<20 {
-		return fmt.Errorf("bad -store-value %d", storeOptions.value)
+	if *storeValue < 0 || *storeValue > 1<<20 {
+		return fmt.Errorf("bad -store-value %d", *storeValue)
 	}
+	storeOptions.Store(&storeOpts{shards: *storeShards, value: *storeValue})
 
 	var pts []refPoint
 	files := map[string]string{} // trace name -> path

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cachesrv/cachesrv/internal/evict"
@@ -16,10 +17,14 @@ import (
 // policy: "store" (the default policy) or "store:<policy>".
 const storePrefix = "store"
 
-// storeOptions shape the store columns (-store-shards, -store-value).
-var storeOptions = struct {
-	shards, value int
-}{64, 100}
+// storeOpts shape the store columns (-store-shards, -store-value).
+type storeOpts struct{ shards, value int }
+
+// storeOptions holds the storeOpts in force; run replaces them whole, so
+// simulations running meanwhile (tests in parallel) read a consistent set.
+var storeOptions atomic.Pointer[storeOpts]
+
+func init() { storeOptions.Store(&storeOpts{shards: 64, value: 100}) }
 
 // isStore reports whether the column name asks for the store, and with
 // which policy.
@@ -44,10 +49,11 @@ func isStore(name string) (policy string, ok bool) {
 // held is reported through held. The clock runs at 1,000 requests per
 // second, as for the policies.
 func simulateStore(t *tracefile.Trace, policy string, size int) (ratio float64, held int64, err error) {
-	val := make([]byte, storeOptions.value)
+	so := storeOptions.Load()
+	val := make([]byte, so.value)
 	key := func(k int32) []byte { return strconv.AppendInt([]byte("key:"), int64(k), 10) }
 	clk := expire.NewFakeClock(time.UnixMilli(1_700_000_000_000))
-	o := store.Options{Shards: storeOptions.shards, Policy: policy, Clock: clk, Databases: 1}
+	o := store.Options{Shards: so.shards, Policy: policy, Clock: clk, Databases: 1}
 	// Budget: what size entries use, corrected once by the entries a
 	// store at that budget really keeps under a stream of new keys (the
 	// policy's own tables grow once it evicts).
