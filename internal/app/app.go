@@ -80,8 +80,8 @@ func New(cfg *config.Config, log *slog.Logger, level *slog.LevelVar) (*App, erro
 		Databases:    cfg.Databases,
 		MaxMemory:    cfg.MaxMemory,
 		Policy:       cfg.MaxMemoryPolicy,
-		LFULogFactor: cfg.LFULogFactor,
-		LFUDecayTime: cfg.LFUDecayTime,
+		LFULogFactor: evictZero(cfg.LFULogFactor),
+		LFUDecayTime: evictZero(cfg.LFUDecayTime),
 		Clock:        expire.System,
 		Lag:          a.Lag.Observe,
 	})
@@ -381,7 +381,7 @@ func (a *App) apply(name string, c *config.Config) error {
 	case "maxmemory-policy":
 		return a.Store.SetPolicy(c.MaxMemoryPolicy)
 	case "lfu-log-factor", "lfu-decay-time":
-		return a.Store.SetLFU(c.LFULogFactor, c.LFUDecayTime)
+		return a.Store.SetLFU(evictZero(c.LFULogFactor), evictZero(c.LFUDecayTime))
 	case "maxclients":
 		a.Server.SetMaxClients(c.MaxClients)
 	case "timeout":
@@ -476,4 +476,14 @@ func (a *App) info(section string) []protocol.InfoField {
 		}
 	}
 	return nil
+}
+
+// evictZero hands a Redis LFU setting to package evict, where 0 asks for
+// the default: Redis's 0 (lfu-log-factor 0: every access counts;
+// lfu-decay-time 0: counters never decay) is a negative value there.
+func evictZero(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }

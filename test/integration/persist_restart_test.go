@@ -169,7 +169,7 @@ type binProc struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	port   string
-	log    *bytes.Buffer
+	log    *lockedBuffer
 	exited chan error
 }
 
@@ -185,7 +185,7 @@ func startSnapProc(t *testing.T, dir string, args ...string) *binProc {
 	}
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	ln.Close()
-	p := &binProc{t: t, port: port, log: new(bytes.Buffer), exited: make(chan error, 1)}
+	p := &binProc{t: t, port: port, log: new(lockedBuffer), exited: make(chan error, 1)}
 	p.cmd = exec.Command(bin, append([]string{"--port", port, "--metrics-addr", "", "--dir", dir}, args...)...)
 	p.cmd.Stderr = p.log
 	p.cmd.Stdout = p.log
@@ -213,7 +213,7 @@ func startSnapProc(t *testing.T, dir string, args ...string) *binProc {
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("binary never served\n%s", p.log)
+			t.Fatalf("binary never served\n%s", p.log.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
