@@ -669,7 +669,15 @@ func (s *Server) execute(c *Client, args [][]byte) {
 		}
 		return
 	}
-	if cmd.Flags&FlagDenyOOM != 0 && !c.inExec && s.st.OverLimit() {
+	// A write makes room for what it brings (its arguments' bytes) before it
+	// runs, so a large value does not push memory past the bound first.
+	var need int64
+	if cmd.Flags&FlagDenyOOM != 0 {
+		for _, a := range args[1:] {
+			need += int64(len(a))
+		}
+	}
+	if cmd.Flags&FlagDenyOOM != 0 && !c.inExec && s.st.OverLimitFor(need) {
 		// An argument larger than the whole budget can never be stored:
 		// refuse it before evicting anything on its behalf.
 		for _, a := range args {
@@ -682,7 +690,7 @@ func (s *Server) execute(c *Client, args [][]byte) {
 				return
 			}
 		}
-		if _, err := s.st.Evict(c.evictStart(args, cmd)); err != nil {
+		if _, err := s.st.EvictFor(c.evictStart(args, cmd), need); err != nil {
 			s.stats.countCall(cmd.id, c.id, 0, true, true)
 			c.addError(err.Error())
 			if c.multi {

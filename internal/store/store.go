@@ -312,10 +312,19 @@ func (st *Store) Fits(klen, vlen int64) bool {
 
 // OverLimit reports whether the (step-wise) memory counter exceeds the
 // point where writes evict: the bound less its headroom.
-func (st *Store) OverLimit() bool {
+func (st *Store) OverLimit() bool { return st.OverLimitFor(0) }
+
+// OverLimitFor is OverLimit for a write about to add need bytes: true when
+// memory plus need would pass the point where writes evict, so eviction
+// can make room before a large value arrives rather than after.
+func (st *Store) OverLimitFor(need int64) bool {
 	max := st.maxmemory.Load()
-	return max > 0 && st.used.Load() > max-st.headroom(max)
+	return max > 0 && st.used.Load()+roomFor(need, max) > max-st.headroom(max)
 }
+
+// roomFor bounds the room eviction makes ahead of a write to half the
+// budget: a larger value is refused or stored by the store itself.
+func roomFor(need, limit int64) int64 { return min(max(need, 0), limit/2) }
 
 // minSlack is the least step in which a shard reports its memory.
 const minSlack = 256
@@ -344,7 +353,14 @@ var ErrOOM = errors.New("OOM command not allowed when used memory > 'maxmemory'.
 // the choice is re-validated (the shard's events are drained first: the
 // entry may have been deleted, and its local id reused, meanwhile) before
 // the entry is removed.
-func (st *Store) Evict(start int) (int, error) {
+func (st *Store) Evict(start int) (int, error) { return st.EvictFor(start, 0) }
+
+// EvictFor is Evict ahead of a write that adds need bytes: it aims that
+// much lower (at most half the budget), so memory stays under the bound
+// once the write lands. As with Evict, ErrOOM means nothing could be
+// evicted while memory itself (without need) is past the write point, so
+// noeviction refuses writes exactly as before.
+func (st *Store) EvictFor(start int, need int64) (int, error) {
 	const maxVictims = 256
 	max := st.maxmemory.Load()
 	if max <= 0 {
@@ -353,7 +369,8 @@ func (st *Store) Evict(start int) (int, error) {
 	_ = start
 	now := st.NowMs()
 	pol := &st.pol
-	target := max - st.headroom(max)
+	base := max - st.headroom(max)
+	target := base - roomFor(need, max)
 	evicted, misses := 0, 0
 	for evicted < maxVictims && misses < maxVictims && st.used.Load() > target {
 		pol.mu.Lock()
@@ -391,7 +408,7 @@ func (st *Store) Evict(start int) (int, error) {
 		sh.mu.Unlock()
 	}
 	st.maintain()
-	if st.used.Load() <= target || evicted > 0 {
+	if st.used.Load() <= base || evicted > 0 {
 		// Under the bound, or progress was made: the next write continues.
 		return evicted, nil
 	}
