@@ -370,31 +370,40 @@ func cmdSInterStore(c *Client, args [][]byte) { setOpStore(c, args, 'i') }
 func cmdSUnionStore(c *Client, args [][]byte) { setOpStore(c, args, 'u') }
 func cmdSDiffStore(c *Client, args [][]byte)  { setOpStore(c, args, 'd') }
 
-// SINTERCARD numkeys key [key ...] [LIMIT limit]
-func cmdSInterCard(c *Client, args [][]byte) {
+// parseInterCard reads "numkeys key [key ...] [LIMIT limit]" (SINTERCARD,
+// ZINTERCARD), replying Redis's error when it is malformed.
+func parseInterCard(c *Client, args [][]byte) (keys [][]byte, limit int64, ok bool) {
 	n, ok := parseInt(args[1])
 	if !ok || n <= 0 {
 		c.addError("ERR numkeys should be greater than 0")
-		return
+		return nil, 0, false
 	}
 	if n > int64(len(args)-2) {
 		c.addError("ERR Number of keys can't be greater than number of args")
-		return
+		return nil, 0, false
 	}
-	keys := args[2 : 2+n]
-	limit := int64(0)
+	keys = args[2 : 2+n]
 	rest := args[2+n:]
 	for i := 0; i < len(rest); i += 2 {
 		if !eq(rest[i], "limit") || i+1 >= len(rest) {
 			c.addError(errSyntax)
-			return
+			return nil, 0, false
 		}
 		l, ok := parseInt(rest[i+1])
 		if !ok || l < 0 {
 			c.addError("ERR LIMIT can't be negative")
-			return
+			return nil, 0, false
 		}
 		limit = l
+	}
+	return keys, limit, true
+}
+
+// SINTERCARD numkeys key [key ...] [LIMIT limit]
+func cmdSInterCard(c *Client, args [][]byte) {
+	keys, limit, ok := parseInterCard(c, args)
+	if !ok {
+		return
 	}
 	c.lockKeys(keys)
 	defer c.unlockKeys()

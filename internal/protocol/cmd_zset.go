@@ -1034,30 +1034,11 @@ func cmdZDiffStore(c *Client, args [][]byte)  { zsetOp(c, args, 2, 'd', args[1])
 
 // ZINTERCARD numkeys key [key ...] [LIMIT limit]
 func cmdZInterCard(c *Client, args [][]byte) {
-	n, ok := parseInt(args[1])
-	if !ok || n <= 0 {
-		c.addError("ERR numkeys should be greater than 0")
+	keys, limit, ok := parseInterCard(c, args)
+	if !ok {
 		return
 	}
-	if n > int64(len(args)-2) {
-		c.addError("ERR Number of keys can't be greater than number of args")
-		return
-	}
-	keys := args[2 : 2+n]
-	limit := int64(0)
-	rest := args[2+n:]
-	for i := 0; i < len(rest); i += 2 {
-		if !eq(rest[i], "limit") || i+1 >= len(rest) {
-			c.addError(errSyntax)
-			return
-		}
-		l, ok := parseInt(rest[i+1])
-		if !ok || l < 0 {
-			c.addError("ERR LIMIT can't be negative")
-			return
-		}
-		limit = l
-	}
+	n := len(keys)
 	c.lockKeys(keys)
 	defer c.unlockKeys()
 	sets := make([][]zent, n)
