@@ -1,6 +1,7 @@
 package store
 
 import (
+	mathbits "math/bits"
 	"sync"
 	"sync/atomic"
 
@@ -55,6 +56,19 @@ type storePolicy struct {
 	report int64 // bytes already added to Store.used, under mu
 
 	drainReq atomic.Bool // some ring is half full
+	// dirty marks the shards whose rings asked for a drain (bit i of word
+	// i/64), so maintain drains those instead of touching every shard's
+	// rings (64 cache lines) whenever one ring fills.
+	dirty []atomic.Uint64
+}
+
+// requestDrain marks shard idx for the next maintenance pass.
+func (st *Store) requestDrain(idx int) {
+	w, bit := &st.pol.dirty[idx>>6], uint64(1)<<(uint(idx)&63)
+	if w.Load()&bit == 0 {
+		w.Or(bit)
+	}
+	st.pol.drainReq.Store(true)
 }
 
 const (
@@ -99,7 +113,7 @@ func (sh *Shard) polAccess(id uint32, now int64) {
 	r.reads[t&(readRing-1)] = uint64(id) | uint64(uint32(now-sh.st.pol.epoch))<<32
 	r.rTail.Store(t + 1)
 	if used+1 == readRing/2 {
-		sh.st.pol.drainReq.Store(true)
+		sh.st.requestDrain(sh.idx)
 	}
 }
 
@@ -117,7 +131,7 @@ func (sh *Shard) polWrite(kind uint8, id uint32, e evict.Entry, now int64) {
 	r.writes[t&(writeRing-1)] = polOp{kind: kind, id: id, now: now, e: e}
 	r.wTail.Store(t + 1)
 	if t+1-r.wHead.Load() >= writeRing/2 {
-		sh.st.pol.drainReq.Store(true)
+		sh.st.requestDrain(sh.idx)
 	}
 }
 
@@ -151,7 +165,14 @@ func (st *Store) maintain() {
 		return
 	}
 	st.pol.drainReq.Store(false)
-	st.drainAllPolLocked()
+	for w := range st.pol.dirty {
+		bits := st.pol.dirty[w].Swap(0)
+		for bits != 0 {
+			st.drainShardPolLocked(w<<6 | mathbits.TrailingZeros64(bits))
+			bits &= bits - 1
+		}
+	}
+	st.publishPolLocked()
 	st.pol.mu.Unlock()
 }
 

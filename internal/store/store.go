@@ -126,6 +126,7 @@ func New(o Options) (*Store, error) {
 	st.pol.epoch = now
 	st.pol.now = now
 	st.pol.local = make([][]uint32, o.Shards)
+	st.pol.dirty = make([]atomic.Uint64, (o.Shards+63)/64)
 	st.pol.p = st.newPolicy(o.Policy)
 	st.publishPolLocked()
 	for i := range st.shards {
