@@ -1,19 +1,17 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/cachesrv/cachesrv/internal/app"
+	"github.com/cachesrv/cachesrv/internal/apptest"
 	"github.com/cachesrv/cachesrv/internal/config"
 )
 
@@ -35,24 +33,8 @@ func startServer(t *testing.T, maxmemory int64) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, []net.Listener{ln}, nil) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("server: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("server did not stop")
-		}
-	})
+	ln := apptest.Listen(t)
+	apptest.Serve(t, a, ln)
 	return ln.Addr().String()
 }
 

@@ -2,7 +2,6 @@ package protocol_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"io"
 	"net"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cachesrv/cachesrv/internal/app"
+	"github.com/cachesrv/cachesrv/internal/apptest"
 	"github.com/cachesrv/cachesrv/internal/config"
 )
 
@@ -97,14 +97,8 @@ func startFuzzServer(f *testing.F, cfg *config.Config) (*app.App, string) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		f.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, []net.Listener{ln}, nil) }()
-	f.Cleanup(func() { cancel(); <-done })
+	ln := apptest.Listen(f)
+	apptest.Serve(f, a, ln)
 	return a, ln.Addr().String()
 }
 

@@ -4,7 +4,6 @@ package integration
 
 import (
 	"bufio"
-	"context"
 	"net"
 	"strings"
 	"testing"
@@ -27,39 +26,12 @@ type server struct {
 // the test ends. mod adjusts the default configuration.
 func start(t *testing.T, mod func(*config.Config)) *server {
 	t.Helper()
-	cfg := config.Default()
-	cfg.MetricsAddr = ""
-	cfg.Shards = 8
-	cfg.Dir = t.TempDir() // SAVE and SHUTDOWN write snapshots here
-	if mod != nil {
-		mod(cfg)
-	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	a, err := app.New(cfg, nil, nil)
-	if err != nil {
-		t.Fatalf("app.New: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, []net.Listener{ln}, nil) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("server stopped with error: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Errorf("server did not stop")
+	return startWith(t, func(cfg *config.Config) {
+		cfg.Dir = t.TempDir() // SAVE and SHUTDOWN write snapshots here
+		if mod != nil {
+			mod(cfg)
 		}
-	})
-	return &server{t: t, App: a, Addr: ln.Addr().String()}
+	}, nil, nil)
 }
 
 // client returns a go-redis client (RESP2 unless proto says otherwise).

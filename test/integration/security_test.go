@@ -33,6 +33,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/cachesrv/cachesrv/internal/app"
+	"github.com/cachesrv/cachesrv/internal/apptest"
 	"github.com/cachesrv/cachesrv/internal/config"
 )
 
@@ -59,28 +60,12 @@ func startWith(t *testing.T, mod func(*config.Config), log *slog.Logger, wrap fu
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := apptest.Listen(t)
 	addr := ln.Addr().String()
 	if wrap != nil {
 		ln = wrap(a, ln)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, []net.Listener{ln}, nil) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("server stopped with error: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Errorf("server did not stop")
-		}
-	})
+	apptest.Serve(t, a, ln)
 	return &server{t: t, App: a, Addr: addr}
 }
 
