@@ -259,6 +259,16 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 }
 
+// refuseOOM answers a write refused for memory before it runs (and marks
+// an open MULTI to abort).
+func (s *Server) refuseOOM(c *Client, cmd *Command, msg string) {
+	s.stats.countCall(cmd.id, c.id, 0, true, true)
+	c.addError(msg)
+	if c.multi {
+		c.multiErr = true
+	}
+}
+
 // setKeepAlive applies tcp-keepalive to an accepted TCP connection (as
 // Redis: probes every period; 0 turns keepalive off).
 func setKeepAlive(nc net.Conn, d time.Duration) {
@@ -671,32 +681,23 @@ func (s *Server) execute(c *Client, args [][]byte) {
 	}
 	// A write makes room for what it brings (its arguments' bytes) before it
 	// runs, so a large value does not push memory past the bound first.
-	var need int64
-	if cmd.Flags&FlagDenyOOM != 0 {
+	if cmd.Flags&FlagDenyOOM != 0 && !c.inExec {
+		var need, largest int64
 		for _, a := range args[1:] {
 			need += int64(len(a))
+			largest = max(largest, int64(len(a)))
 		}
-	}
-	if cmd.Flags&FlagDenyOOM != 0 && !c.inExec && s.st.OverLimitFor(need) {
-		// An argument larger than the whole budget can never be stored:
-		// refuse it before evicting anything on its behalf.
-		for _, a := range args {
-			if int64(len(a)) > s.st.MaxMemory() {
-				s.stats.countCall(cmd.id, c.id, 0, true, true)
-				c.addError("OOM value is larger than maxmemory")
-				if c.multi {
-					c.multiErr = true
-				}
+		if s.st.OverLimitFor(need) {
+			// An argument larger than the whole budget can never be
+			// stored: refuse it before evicting anything on its behalf.
+			if largest > s.st.MaxMemory() {
+				s.refuseOOM(c, cmd, "OOM value is larger than maxmemory")
 				return
 			}
-		}
-		if _, err := s.st.EvictFor(c.evictStart(args, cmd), need); err != nil {
-			s.stats.countCall(cmd.id, c.id, 0, true, true)
-			c.addError(err.Error())
-			if c.multi {
-				c.multiErr = true
+			if _, err := s.st.EvictFor(c.evictStart(args, cmd), need); err != nil {
+				s.refuseOOM(c, cmd, err.Error())
+				return
 			}
-			return
 		}
 	}
 	if c.multi && cmd.Flags&FlagTxControl == 0 {
