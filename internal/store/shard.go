@@ -150,7 +150,7 @@ func (sh *Shard) init(st *Store, idx int, now int64) {
 	sh.count = 0
 	sh.refs = nil
 	sh.freeIDs = nil
-	sh.slabs = newSlabs()
+	sh.slabs = newSlabs(st.bufs)
 	sh.nowMs = now
 	sh.exp = nil
 	sh.fieldExp = nil
@@ -433,7 +433,9 @@ func (sh *Shard) SetLocked(db int, key []byte, h uint64, val []byte, m Meta, now
 		if sh.st.hooks != nil {
 			sh.changedHook(id, db, key, oldMeta, true, m)
 		}
-		if old.class() != classBig && oldSize == sz {
+		// Same slot size: rewrite in place (a large record keeps its pooled
+		// buffer) unless the new value is read from the old record.
+		if oldSize == sz && (old.class() != classBig || !overlaps(oldRec, val)) {
 			writeRecord(oldRec[:n], pdb, &m, key, val)
 		} else {
 			r, rec := sh.slabs.alloc(n)
@@ -525,7 +527,7 @@ func (sh *Shard) SetMetaLocked(db int, key []byte, h uint64, m Meta, now int64) 
 	oldSize := int64(allocSize(recSize(rec)))
 	sz := int64(allocSize(n))
 	oldDeadline := old.Deadline
-	if oldRef.class() != classBig && sz == oldSize && m.optSize() == old.optSize() {
+	if sz == oldSize && m.optSize() == old.optSize() {
 		// Same layout: the key and value stay where they are.
 		writeMetaInPlace(rec, &m)
 	} else {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/cachesrv/cachesrv/internal/bufpool"
 	"github.com/cachesrv/cachesrv/internal/evict"
 	"github.com/cachesrv/cachesrv/internal/expire"
 )
@@ -73,6 +74,10 @@ type Store struct {
 
 	pol storePolicy // the one eviction policy of all shards
 
+	// bufs holds the buffers of records above maxSlab and keeps freed ones
+	// for reuse (bounded by poolBound).
+	bufs *bufpool.Pool
+
 	external atomic.Int64 // memory accounted by AddMemory
 	allMu    sync.Mutex   // serialises LockAll callers
 }
@@ -107,6 +112,7 @@ func New(o Options) (*Store, error) {
 		lag:    o.Lag,
 		dbmap:  make([]uint16, o.Databases),
 		dbrev:  make([]uint16, o.Databases),
+		bufs:   bufpool.New(0),
 	}
 	for i := range st.dbmap {
 		st.dbmap[i] = uint16(i)
@@ -137,6 +143,7 @@ func New(o Options) (*Store, error) {
 
 func (st *Store) setMax(max int64) {
 	st.maxmemory.Store(max)
+	st.bufs.SetMax(poolBound(max))
 	// Shards report to the shared counter in steps: large enough to keep the
 	// counter off the hot path, small enough to bound the error (all shards
 	// together lag by at most max/1024 + shards*256 bytes, see headroom).
@@ -148,6 +155,21 @@ func (st *Store) setMax(max int64) {
 	}
 	st.slack = max64(slack, minSlack)
 }
+
+// poolBound is how many bytes of freed large buffers the store keeps for
+// reuse: 1/8 of maxmemory between 1 and 256 MiB, 32 MiB without a bound.
+// They are not charged to used_memory (like the free memory Redis's
+// allocator keeps), so the bound is part of the RSS slack above maxmemory.
+func poolBound(limit int64) int64 {
+	if limit <= 0 {
+		return 32 << 20
+	}
+	return min(max(limit/8, 1<<20), 256<<20)
+}
+
+// Buffers returns the store's pool of large buffers, for other holders of
+// large transient buffers (a connection's read buffer) to share.
+func (st *Store) Buffers() *bufpool.Pool { return st.bufs }
 
 func max64(a, b int64) int64 {
 	if a > b {
