@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -82,6 +83,7 @@ func New(cfg *config.Config, log *slog.Logger, level *slog.LevelVar) (*App, erro
 		Policy:       cfg.MaxMemoryPolicy,
 		LFULogFactor: evictZero(cfg.LFULogFactor),
 		LFUDecayTime: evictZero(cfg.LFUDecayTime),
+		Samples:      cfg.MaxMemorySamples,
 		Clock:        expire.System,
 		Lag:          a.Lag.Observe,
 	})
@@ -337,12 +339,25 @@ func (b *configBackend) Get(pattern string) [][2]string {
 	return out
 }
 
+// errNoAOF refuses CONFIG SET appendonly yes: warm restarts use snapshots.
+var errNoAOF = errors.New("cachesrv keeps no append-only file; use snapshots (save, BGSAVE)")
+
 func (b *configBackend) Set(name, value string) error {
 	a := (*App)(b)
 	a.cfgMu.Lock()
 	defer a.cfgMu.Unlock()
-	if name == "lua-time-limit" {
+	switch name {
+	case "lua-time-limit":
 		name = "busy-reply-threshold"
+	case "appendonly":
+		// Listed by CONFIG GET for tools that ask; settable to what it is.
+		if strings.EqualFold(value, "no") {
+			return nil
+		}
+		if strings.EqualFold(value, "yes") {
+			return errNoAOF
+		}
+		return errors.New("argument must be 'yes' or 'no'")
 	}
 	next := a.cfg.Clone()
 	if err := next.Set(name, value); err != nil {
@@ -382,6 +397,8 @@ func (a *App) apply(name string, c *config.Config) error {
 		return a.Store.SetPolicy(c.MaxMemoryPolicy)
 	case "lfu-log-factor", "lfu-decay-time":
 		return a.Store.SetLFU(evictZero(c.LFULogFactor), evictZero(c.LFUDecayTime))
+	case "maxmemory-samples":
+		a.Store.SetSamples(c.MaxMemorySamples)
 	case "maxclients":
 		a.Server.SetMaxClients(c.MaxClients)
 	case "timeout":

@@ -435,6 +435,7 @@ func (s *Server) serveClient(c *Client) {
 			return
 		}
 		c.accountBuffers()
+		c.publishStat()
 		if d := s.idleTimeout.Load(); d > 0 {
 			c.nc.SetReadDeadline(time.Now().Add(time.Duration(d)))
 		}
