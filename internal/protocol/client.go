@@ -112,7 +112,7 @@ func newClient(s *Server, nc net.Conn) *Client {
 		id:      s.nextID.Add(1),
 		addr:    nc.RemoteAddr().String(),
 		resp:    2,
-		created: time.Now(),
+		created: time.UnixMilli(s.nowMs()),
 		scratch: make([]byte, 0, 64),
 	}
 	c.p.buf = make([]byte, initialReadBuf)

@@ -357,7 +357,7 @@ func (c *Client) infoLine() string {
 	c.info.Lock()
 	name, libName, libVer, user := c.info.name, c.info.libName, c.info.libVer, c.info.user
 	c.info.Unlock()
-	now := time.Now()
+	now := time.UnixMilli(c.srv.nowMs())
 	cmd := "NULL"
 	if p := c.aCmd.Load(); p != nil {
 		cmd = p.FullName()
