@@ -103,6 +103,9 @@ type Shard struct {
 	slabs   slabs
 
 	rings rings         // events for the store's eviction policy (see storePolicy)
+	// polEpoch is the policy's epoch (the origin of read time stamps), a
+	// copy kept here so recording a read touches only the shard.
+	polEpoch int64
 	exp   *expire.Index // nil until the shard's first TTL: an index costs ~3.7 KB
 	// fieldExp schedules hashes with field deadlines (collection.go); nil
 	// until the first HEXPIRE in the shard.
@@ -152,6 +155,7 @@ func (sh *Shard) init(st *Store, idx int, now int64) {
 	sh.freeIDs = nil
 	sh.slabs = newSlabs(st.bufs)
 	sh.nowMs = now
+	sh.polEpoch = st.pol.epoch
 	sh.exp = nil
 	sh.fieldExp = nil
 	sh.entryBytes = 0
@@ -445,7 +449,14 @@ func (sh *Shard) SetLocked(db int, key []byte, h uint64, val []byte, m Meta, now
 		}
 		sh.charge(sz - oldSize)
 		sh.updateTTLLocked(db, id, oldMeta.Deadline, m.Deadline)
-		sh.polWrite(opUpdateAccess, id, evict.Entry{Hash: h, Size: uint32(min(sz, 1<<32-1)), Deadline: m.Deadline}, now)
+		if sz == oldSize && m.Deadline == oldMeta.Deadline {
+			// Same size and deadline: to the policy the overwrite is only
+			// an access (an Update would change nothing), recorded in the
+			// cheaper read ring, lossy like any read.
+			sh.polAccess(id, now)
+		} else {
+			sh.polWrite(opUpdateAccess, id, evict.Entry{Hash: h, Size: uint32(min(sz, 1<<32-1)), Deadline: m.Deadline}, now)
+		}
 		return nil
 	}
 	if sh.count+1 > len(sh.ht)*3/4 {
