@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cachesrv/cachesrv/internal/glob"
 	"github.com/cachesrv/cachesrv/internal/store"
 )
 
@@ -581,7 +582,7 @@ func cmdCommandList(c *Client, args [][]byte) {
 		case eq(args[3], "pattern"):
 			// Subcommands match by their full name, as Redis: "config*" lists
 			// config|get, and "set" does not match config|set.
-			filter = func(cmd *Command) bool { return globMatch([]byte(v), []byte(cmd.FullName()), true) }
+			filter = func(cmd *Command) bool { return glob.MatchBytes([]byte(v), []byte(cmd.FullName()), true) }
 		case eq(args[3], "aclcat"):
 			filter = func(cmd *Command) bool {
 				for _, cat := range cmd.Categories() {

@@ -4,7 +4,7 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/cachesrv/cachesrv/internal/config/glob"
+	"github.com/cachesrv/cachesrv/internal/glob"
 )
 
 // Pub/sub (Redis 7 semantics): SUBSCRIBE, PSUBSCRIBE, their UNSUBSCRIBEs,
