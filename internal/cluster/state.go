@@ -28,15 +28,6 @@ type bitmap [Slots / 64]uint64
 func (b *bitmap) has(s int) bool { return b[s>>6]&(1<<(s&63)) != 0 }
 func (b *bitmap) set(s int)      { b[s>>6] |= 1 << (s & 63) }
 func (b *bitmap) clear(s int)    { b[s>>6] &^= 1 << (s & 63) }
-func (b *bitmap) count() int {
-	n := 0
-	for s := range Slots {
-		if b.has(s) {
-			n++
-		}
-	}
-	return n
-}
 
 // ranges returns the slots as [start, end] ranges.
 func (b *bitmap) ranges() [][2]int {

@@ -158,6 +158,7 @@ func createCluster(t *testing.T, n int, extra ...string) []*clusterProc {
 // address serves.
 func slotsServedBy(c *redis.Client) map[string]int {
 	out := make(map[string]int)
+	//lint:ignore SA1019 CLUSTER SLOTS is what older clients read; it is tested as such
 	for _, r := range c.ClusterSlots(ctx).Val() {
 		out[r.Nodes[0].Addr] += r.End - r.Start + 1
 	}

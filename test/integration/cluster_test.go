@@ -257,6 +257,7 @@ func TestClusterSingleNode(t *testing.T) {
 		!strings.Contains(nodes, " myself,master - 0 0 5 connected 0-16383\n") {
 		t.Fatalf("CLUSTER NODES = %q", nodes)
 	}
+	//lint:ignore SA1019 CLUSTER SLOTS is what older clients read; it is tested as such
 	slots := c.ClusterSlots(ctx).Val()
 	if len(slots) != 1 || slots[0].Start != 0 || slots[0].End != 16383 || slots[0].Nodes[0].ID != id {
 		t.Fatalf("CLUSTER SLOTS = %+v", slots)
