@@ -24,6 +24,7 @@ import (
 	"github.com/cachesrv/cachesrv/internal/cluster"
 	"github.com/cachesrv/cachesrv/internal/config"
 	"github.com/cachesrv/cachesrv/internal/expire"
+	"github.com/cachesrv/cachesrv/internal/glob"
 	"github.com/cachesrv/cachesrv/internal/lease"
 	"github.com/cachesrv/cachesrv/internal/origin"
 	"github.com/cachesrv/cachesrv/internal/persist"
@@ -368,13 +369,13 @@ func (b *configBackend) Get(pattern string) [][2]string {
 	}
 	// Read-only Redis settings that tools such as redis-benchmark query:
 	// cachesrv keeps no persistence.
-	if config.Glob(pattern, "lua-time-limit", true) { // Redis's old name of busy-reply-threshold
+	if glob.Match(pattern, "lua-time-limit", true) { // Redis's old name of busy-reply-threshold
 		if v, ok := a.cfg.Get("busy-reply-threshold"); ok {
 			out = append(out, [2]string{"lua-time-limit", v})
 		}
 	}
 	for _, kv := range [][2]string{{"appendonly", "no"}} {
-		if config.Glob(pattern, kv[0], true) {
+		if glob.Match(pattern, kv[0], true) {
 			out = append(out, kv)
 		}
 	}

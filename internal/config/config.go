@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/cachesrv/cachesrv/internal/config/glob"
+	"github.com/cachesrv/cachesrv/internal/glob"
 	"github.com/cachesrv/cachesrv/internal/origin/spec"
 )
 
@@ -347,14 +347,6 @@ var rules = []rule{
 		}
 		return nil
 	}},
-}
-
-// Glob reports whether s matches the Redis glob pattern (* ? [abc] [^a]
-// [a-z] \x), byte-wise and without allocating. It is glob.Match, re-exported
-// for callers that already import config; core packages should import
-// internal/config/glob directly to stay free of viper.
-func Glob(pattern, s string, nocase bool) bool {
-	return glob.Match(pattern, s, nocase)
 }
 
 // Match returns the names of the settings matching the Redis glob pattern,
