@@ -43,21 +43,21 @@ import (
 // shard's remove of that entry is drained, so it cannot be reused while any
 // ring still names the entry it stood for.
 type storePolicy struct {
-	mu     sync.Mutex
-	p      evict.Policy
-	now    int64      // the policy's clock, set per drained event
-	owner  []uint64   // gid -> shard<<32 | local id
-	gen    []uint32   // gid -> times freed: tells a reused gid from the entry it stood for
-	free   []uint32   // free gids
-	local  [][]uint32 // per shard: local id -> gid+1 (0: none)
+	mu    sync.Mutex
+	p     evict.Policy
+	now   int64      // the policy's clock, set per drained event
+	owner []uint64   // gid -> shard<<32 | local id
+	gen   []uint32   // gid -> times freed: tells a reused gid from the entry it stood for
+	free  []uint32   // free gids
+	local [][]uint32 // per shard: local id -> gid+1 (0: none)
 	// localBytes is the capacity of the local tables in bytes, kept as
 	// they grow and are dropped, so publishing the policy's memory after
 	// a drain does not walk every shard's table.
 	localBytes int64
-	epoch  int64      // origin of the read ring's 32-bit time stamps
-	bytes  atomic.Int64
-	capac  int64 // the capacity last given to p; 0: p learns it itself
-	report int64 // bytes already added to Store.used, under mu
+	epoch      int64 // origin of the read ring's 32-bit time stamps
+	bytes      atomic.Int64
+	capac      int64 // the capacity last given to p; 0: p learns it itself
+	report     int64 // bytes already added to Store.used, under mu
 
 	drainReq atomic.Bool // some ring is half full
 	// dirty marks the shards whose rings asked for a drain (bit i of word

@@ -102,11 +102,11 @@ type Shard struct {
 	freeIDs []uint32
 	slabs   slabs
 
-	rings rings         // events for the store's eviction policy (see storePolicy)
+	rings rings // events for the store's eviction policy (see storePolicy)
 	// polEpoch is the policy's epoch (the origin of read time stamps), a
 	// copy kept here so recording a read touches only the shard.
 	polEpoch int64
-	exp   *expire.Index // nil until the shard's first TTL: an index costs ~3.7 KB
+	exp      *expire.Index // nil until the shard's first TTL: an index costs ~3.7 KB
 	// fieldExp schedules hashes with field deadlines (collection.go); nil
 	// until the first HEXPIRE in the shard.
 	fieldExp *expire.Index

@@ -143,19 +143,19 @@ func New(o Options) (*Store, error) {
 	return st, nil
 }
 
-func (st *Store) setMax(max int64) {
-	st.maxmemory.Store(max)
-	st.bufs.SetMax(poolBound(max))
+func (st *Store) setMax(limit int64) {
+	st.maxmemory.Store(limit)
+	st.bufs.SetMax(poolBound(limit))
 	// Shards report to the shared counter in steps: large enough to keep the
 	// counter off the hot path, small enough to bound the error (all shards
-	// together lag by at most max/1024 + shards*256 bytes, see headroom).
+	// together lag by at most limit/1024 + shards*256 bytes, see headroom).
 	slack := int64(64 << 10)
-	if max > 0 {
-		if s := max / int64(len(st.shards)) / 1024; s < slack {
+	if limit > 0 {
+		if s := limit / int64(len(st.shards)) / 1024; s < slack {
 			slack = s
 		}
 	}
-	st.slack = max64(slack, minSlack)
+	st.slack = max(slack, minSlack)
 }
 
 // poolBound is how many bytes of freed large buffers the store keeps for
@@ -172,13 +172,6 @@ func poolBound(limit int64) int64 {
 // Buffers returns the store's pool of large buffers, for other holders of
 // large transient buffers (a connection's read buffer) to share.
 func (st *Store) Buffers() *bufpool.Pool { return st.bufs }
-
-func max64(a, b int64) int64 {
-	if a > b {
-		return a
-	}
-	return b
-}
 
 // newPolicy builds the store's policy; its clock is the time of the event
 // being drained (set under the policy lock), so policies read no clock.
