@@ -166,6 +166,7 @@ func cmdMigrate(c *Client, args [][]byte) {
 	}
 	var items []item
 	var drop [][]byte
+	var rc rdb.Collection
 	for _, k := range keys {
 		h := c.st.Hash(k)
 		sh := c.st.ShardFor(h)
@@ -173,7 +174,17 @@ func cmdMigrate(c *Client, args [][]byte) {
 		if !ok {
 			continue
 		}
-		if e.Type != store.TypeString || len(e.Tags) > 0 || e.Version != 0 {
+		var payload []byte
+		switch e.Type {
+		case store.TypeString:
+			payload = rdb.DumpString(nil, e.Value)
+		case store.TypeList, store.TypeSet, store.TypeZSet, store.TypeHash:
+			if !c.collToRDB(e.Type, e.Value, &rc) {
+				return // replied: a corrupt value
+			}
+			payload = rdb.DumpCollection(nil, &rc)
+		}
+		if payload == nil || len(e.Tags) > 0 || e.Version != 0 {
 			drop = append(drop, k)
 			continue
 		}
@@ -181,7 +192,7 @@ func cmdMigrate(c *Client, args [][]byte) {
 		if e.Deadline != 0 {
 			ttl = max(e.Deadline-c.now, 1)
 		}
-		items = append(items, item{key: k, payload: rdb.DumpString(nil, e.Value), ttl: ttl})
+		items = append(items, item{key: k, payload: payload, ttl: ttl})
 	}
 	if len(items) == 0 && len(drop) == 0 {
 		c.addSimple("NOKEY")

@@ -484,6 +484,14 @@ func TestMigrate(t *testing.T) {
 		"migrate", host, port, "b", 3, 1000, "auth", "pw")
 	want(t, src, "OK", "migrate", host, port, "b", 3, 1000, "replace", "auth", "pw")
 	want(t, d, "new", "get", "b")
+	// Collections travel too.
+	want(t, src, int64(3), "rpush", "l", "x", "y", "z")
+	want(t, src, int64(2), "hset", "h", "f", "1", "g", "2")
+	want(t, src, "OK", "migrate", host, port, "", 0, 1000, "auth", "pw", "keys", "l", "h")
+	want(t, d, "OK", "select", 0)
+	want(t, d, []any{"x", "y", "z"}, "lrange", "l", 0, -1)
+	want(t, d, "2", "hget", "h", "g")
+	want(t, src, int64(0), "exists", "l", "h")
 	// Tagged keys are not carried (RESTORE cannot carry tags): dropped here.
 	want(t, src, "OK", "tagset", "t", "v", "tags", 1, "user:1")
 	want(t, src, "OK", "migrate", host, port, "t", 0, 1000, "auth", "pw")
