@@ -119,7 +119,7 @@ func cmdRestore(c *Client, args [][]byte) {
 			return
 		}
 		var empty bool
-		meta.Type, val, fieldNext, empty = collFromRDB(&rc, c.now)
+		meta.Type, val, fieldNext, empty = store.BuildCollection(&rc, c.now)
 		if empty {
 			// Redis refuses empty collections in payloads; every field
 			// of a restored hash already expired leaves nothing either.
