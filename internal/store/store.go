@@ -491,22 +491,24 @@ func (st *Store) Stats(held bool) Stats {
 	}
 	now := st.NowMs()
 	ttlSum := make([]float64, n)
+	s.Keys, s.Expires, s.Hits, s.Misses = s.Keys[:n], s.Expires[:n], s.Hits[:n], s.Misses[:n]
 	for i := range st.shards {
 		sh := &st.shards[i]
 		sh.lock(held)
-		for db := 0; db < n; db++ {
-			s.Keys[db] += sh.stats.Keys[db]
-			s.Expires[db] += sh.stats.Expires[db]
-			s.Hits[db] += sh.stats.Hits[db]
-			s.Misses[db] += sh.stats.Misses[db]
+		// Slices of length n up front, so the loops run without bounds
+		// checks (INFO sums 64 shards x 16 databases).
+		keys, exps, hits, miss, ttls := sh.stats.Keys[:n], sh.stats.Expires[:n], sh.stats.Hits[:n], sh.stats.Misses[:n], sh.stats.TTLSum[:n]
+		for db := range n {
+			s.Keys[db] += keys[db]
+			s.Hits[db] += hits[db]
+			s.Misses[db] += miss[db]
+			if c := exps[db]; c > 0 {
+				s.Expires[db] += c
+				ttlSum[db] += float64(ttls[db]) + float64(c)*float64(sh.base-now)
+			}
 		}
 		for r := range s.Removed {
 			s.Removed[r] += sh.stats.Removed[r]
-		}
-		for db := 0; db < n; db++ {
-			if c := sh.stats.Expires[db]; c > 0 {
-				ttlSum[db] += float64(sh.stats.TTLSum[db]) + float64(c)*float64(sh.base-now)
-			}
 		}
 		s.Entries += int64(sh.count)
 		sh.unlock(held)
@@ -518,6 +520,19 @@ func (st *Store) Stats(held bool) Stats {
 		}
 	}
 	return s
+}
+
+// Removed returns the number of entries removed for reason r, store-wide
+// (one counter per shard, read under each shard's lock).
+func (st *Store) Removed(r Reason) uint64 {
+	var n uint64
+	for i := range st.shards {
+		sh := &st.shards[i]
+		sh.mu.Lock()
+		n += sh.stats.Removed[r]
+		sh.mu.Unlock()
+	}
+	return n
 }
 
 // ResetStats zeroes hit and miss counters (CONFIG RESETSTAT).
