@@ -511,3 +511,69 @@ func init() {
 	extraCovered["migrate"] = true
 	extraCovered["restore-asking"] = true
 }
+
+// TestClusterInvalidate: INVALIDATE and SOFTINVALIDATE on one node of
+// three reach every node before the reply, which counts the keys of the
+// whole cluster.
+func TestClusterInvalidate(t *testing.T) {
+	t.Parallel()
+	nodes := []*server{startNode(t, t.TempDir(), nil), startNode(t, t.TempDir(), nil), startNode(t, t.TempDir(), nil)}
+	cs := formCluster(t, nodes)
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{nodes[0].Addr}})
+	defer cc.Close()
+	const n = 300
+	for i := range n {
+		if err := cc.Do(ctx, "tagset", "item:"+strconv.Itoa(i), "v", "tags", 1, "user:1").Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := cc.Do(ctx, "tagset", "other:"+strconv.Itoa(i), "v", "tags", 1, "user:2").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range cs {
+		if k := c.DBSize(ctx).Val(); k < 100 {
+			t.Fatalf("a node holds only %d keys", k)
+		}
+	}
+	// The reply counts every node's keys, and they are gone everywhere.
+	want(t, cs[1], int64(n), "invalidate", "user:1")
+	for i := range n {
+		if err := cc.Get(ctx, "item:"+strconv.Itoa(i)).Err(); err != redis.Nil {
+			t.Fatalf("item:%d after INVALIDATE: %v", i, err)
+		}
+	}
+	want(t, cs[2], int64(0), "invalidate", "user:1")
+	// SOFTINVALIDATE: stale everywhere (plain GET misses, the value stays
+	// for stale-aware reads during the grace).
+	want(t, cs[0], int64(n), "softinvalidate", 60000, "user:2")
+	for i := range n {
+		if err := cc.Get(ctx, "other:"+strconv.Itoa(i)).Err(); err != redis.Nil {
+			t.Fatalf("other:%d after SOFTINVALIDATE: %v", i, err)
+		}
+	}
+	info := cs[1].Info(ctx, "cluster").Val()
+	if !strings.Contains(info, "cluster_invalidations_sent:1\r\n") || !strings.Contains(info, "cluster_invalidations_received:2\r\n") ||
+		!strings.Contains(info, "cluster_invalidations_pending:0\r\n") {
+		t.Fatalf("INFO cluster:\n%s", info)
+	}
+	// Inside MULTI the broadcast does not wait; the keys still go.
+	for i := range 20 {
+		cc.Do(ctx, "tagset", "late:"+strconv.Itoa(i), "v", "tags", 1, "user:3")
+	}
+	pipe := cs[0].TxPipeline()
+	pipe.Do(ctx, "invalidate", "user:3")
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for i := 0; i < 20; {
+		if cc.Get(ctx, "late:"+strconv.Itoa(i)).Err() == redis.Nil {
+			i++
+			continue
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("late:%d survived an INVALIDATE inside MULTI", i)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
