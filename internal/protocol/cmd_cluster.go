@@ -861,3 +861,7 @@ func clusterInvalidate(soft bool) Handler {
 		c.addInt(n + remote)
 	}
 }
+
+// MigrateDropped returns how many keys MIGRATE deleted without copying
+// them (cmd_migrate.go).
+func (s *Server) MigrateDropped() int64 { return s.migrateDropped.Load() }

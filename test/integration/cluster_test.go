@@ -2,7 +2,10 @@ package integration
 
 import (
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -555,6 +558,22 @@ func TestClusterInvalidate(t *testing.T) {
 	if !strings.Contains(info, "cluster_invalidations_sent:1\r\n") || !strings.Contains(info, "cluster_invalidations_received:2\r\n") ||
 		!strings.Contains(info, "cluster_invalidations_pending:0\r\n") {
 		t.Fatalf("INFO cluster:\n%s", info)
+	}
+	// /metrics carries the same state.
+	hs := httptest.NewServer(nodes[1].App.NewMetricsHandler())
+	defer hs.Close()
+	resp, err := http.Get(hs.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, line := range []string{"cachesrv_cluster_state_ok 1", "cachesrv_cluster_known_nodes 3",
+		"cachesrv_cluster_invalidations_sent_total 1", "cachesrv_cluster_invalidations_received_total 2",
+		`cachesrv_cluster_bus_messages_total{direction="received"}`} {
+		if !strings.Contains(string(body), line) {
+			t.Fatalf("/metrics lacks %q", line)
+		}
 	}
 	// Inside MULTI the broadcast does not wait; the keys still go.
 	for i := range 20 {
