@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/rueidis"
 
 	"github.com/cachesrv/cachesrv/internal/app"
 	"github.com/cachesrv/cachesrv/internal/config"
@@ -594,5 +595,61 @@ func TestClusterInvalidate(t *testing.T) {
 			t.Fatalf("late:%d survived an INVALIDATE inside MULTI", i)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestClusterRueidis: rueidis discovers the cluster (CLUSTER SHARDS) from
+// one node and spreads a load over three, client-side caching included.
+func TestClusterRueidis(t *testing.T) {
+	t.Parallel()
+	nodes := []*server{startNode(t, t.TempDir(), nil), startNode(t, t.TempDir(), nil), startNode(t, t.TempDir(), nil)}
+	cs := formCluster(t, nodes)
+	rc, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{nodes[0].Addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	const n = 600
+	for i := range n {
+		k := "r:" + strconv.Itoa(i)
+		if err := rc.Do(ctx, rc.B().Set().Key(k).Value(strconv.Itoa(i)).Build()).Error(); err != nil {
+			t.Fatalf("rueidis SET %s: %v", k, err)
+		}
+	}
+	for i := range n {
+		k := "r:" + strconv.Itoa(i)
+		v, err := rc.DoCache(ctx, rc.B().Get().Key(k).Cache(), time.Minute).ToString()
+		if err != nil || v != strconv.Itoa(i) {
+			t.Fatalf("rueidis cached GET %s = %q, %v", k, v, err)
+		}
+	}
+	// A write on the owning node invalidates the client's cached copy.
+	if err := rc.Do(ctx, rc.B().Set().Key("r:7").Value("new").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		v, err := rc.DoCache(ctx, rc.B().Get().Key("r:7").Cache(), time.Minute).ToString()
+		if err == nil && v == "new" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cached r:7 = %q, %v after an overwrite", v, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	var total int64
+	for _, c := range cs {
+		k := c.DBSize(ctx).Val()
+		if k < n/6 {
+			t.Fatalf("a node holds %d of %d keys", k, n)
+		}
+		total += k
+	}
+	if total != n {
+		t.Fatalf("nodes hold %d keys, want %d", total, n)
+	}
+	if nodes := rc.Nodes(); len(nodes) != 3 {
+		t.Fatalf("rueidis sees %d nodes", len(nodes))
 	}
 }
