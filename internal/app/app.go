@@ -132,6 +132,7 @@ func New(cfg *config.Config, log *slog.Logger, level *slog.LevelVar) (*App, erro
 		Persistence:      persistence{a.Persist},
 		PubSubLimit:      pubsubLimit(cfg),
 		TrackingMaxKeys:  cfg.TrackingTableMaxKeys,
+		EventLoops:       eventLoops(cfg.EventLoops),
 	})
 	a.Server.SetTags(a.Tags)
 	a.Server.SetBusyReplyThreshold(time.Duration(cfg.BusyReplyThreshold) * time.Millisecond)
@@ -484,6 +485,14 @@ func (a *App) info(section string) []protocol.InfoField {
 func evictZero(n int) int {
 	if n == 0 {
 		return -1
+	}
+	return n
+}
+
+// eventLoops resolves event-loops "auto" to one loop per CPU.
+func eventLoops(n int) int {
+	if n == config.EventLoopsAuto {
+		return runtime.GOMAXPROCS(0)
 	}
 	return n
 }

@@ -87,6 +87,11 @@ type Client struct {
 	caching, cachingNo bool
 	trkKeys            [][]byte // scratch for trackRead
 
+	// Event loops (eventloop.go): served by a loop now; the command just
+	// dispatched, to run on a goroutine.
+	inLoop    bool
+	loopDefer *Command
+
 	originTickets []origin.Ticket // write-behind writes to make durable after the command (cmd_origin.go)
 
 	info struct {

@@ -50,6 +50,13 @@ func startWith(t *testing.T, mod func(*config.Config), log *slog.Logger, wrap fu
 	cfg := config.Default()
 	cfg.MetricsAddr = ""
 	cfg.Shards = 8
+	// The suite runs with the default event loops; CACHESRV_TEST_EVENT_LOOPS
+	// (auto, off, a count) runs it on another setting (make test-loops-off).
+	if v := os.Getenv("CACHESRV_TEST_EVENT_LOOPS"); v != "" {
+		if err := cfg.Set("event-loops", v); err != nil {
+			t.Fatalf("CACHESRV_TEST_EVENT_LOOPS: %v", err)
+		}
+	}
 	if mod != nil {
 		mod(cfg)
 	}
