@@ -4,10 +4,11 @@ BIN       ?= bin/cachesrv
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X github.com/cachesrv/cachesrv/internal/app.Version=$(VERSION)
 STATICCHECK_VERSION ?= v0.8.2
+GOLANGCI_VERSION    ?= v2.15.0
 TRACES    ?= ../shared/traces
 FUZZTIME  ?= 10s
 
-.PHONY: all build run test race vet fmt-check tidy-check lint staticcheck fuzz-smoke fuzz bench bench-compare hitratio hitratio-e2e rules-check ci clean
+.PHONY: all build run test race vet fmt-check tidy-check lint lint-deps staticcheck fuzz-smoke fuzz bench bench-compare hitratio hitratio-e2e rules-check ci clean
 
 all: build
 
@@ -40,7 +41,13 @@ staticcheck:
 	@command -v staticcheck >/dev/null 2>&1 || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck ./...
 
-lint: fmt-check vet staticcheck
+## lint-deps: the import rules of the architecture (.golangci.yml, depguard)
+lint-deps:
+	@command -v golangci-lint >/dev/null 2>&1 || test -x "$$($(GO) env GOPATH)/bin/golangci-lint" || \
+	  $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION)
+	PATH="$$PATH:$$($(GO) env GOPATH)/bin" golangci-lint run ./...
+
+lint: fmt-check vet lint-deps staticcheck
 
 ## fuzz-smoke: every fuzz target for a few seconds (CI)
 fuzz-smoke:
@@ -72,7 +79,8 @@ rules-check:
 	promtool test rules configs/prometheus/alerts_test.yml
 	promtool check config configs/prometheus/prometheus.yml
 
-ci: fmt-check vet rules-check test race fuzz-smoke
+## ci: exactly what .ci/run runs after installing the tools
+ci: fmt-check vet lint-deps rules-check test race staticcheck fuzz-smoke
 
 clean:
 	rm -rf bin

@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,9 +66,38 @@ type App struct {
 	MetricsHandler http.Handler
 }
 
+// Option changes how New builds an App beyond the configuration.
+type Option func(*buildOptions)
+
+type buildOptions struct {
+	clock expire.Clock
+}
+
+// WithClock makes every part read time from clk (the store's deadlines and
+// lazy expiry, the sweeper, leases, and the time each command runs at) —
+// tests pass an expire.FakeClock and advance it instead of sleeping. Socket
+// deadlines, latency timing and the slowlog stay on the wall clock.
+func WithClock(clk expire.Clock) Option {
+	return func(o *buildOptions) { o.clock = clk }
+}
+
+// fakeClock is the clock the wire layer must read per command: nil for the
+// wall clock, which it reads once per command anyway for timing.
+func (o buildOptions) fakeClock() expire.Clock {
+	if o.clock == expire.System {
+		return nil
+	}
+	return o.clock
+}
+
 // New builds an App from a validated configuration. level, when not nil,
 // is the logger's level, changed by CONFIG SET log-level.
-func New(cfg *config.Config, log *slog.Logger, level *slog.LevelVar) (*App, error) {
+func New(cfg *config.Config, log *slog.Logger, level *slog.LevelVar, opts ...Option) (*App, error) {
+	bo := buildOptions{clock: expire.System}
+	for _, o := range opts {
+		o(&bo)
+	}
+	clk := bo.clock
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -82,7 +112,8 @@ func New(cfg *config.Config, log *slog.Logger, level *slog.LevelVar) (*App, erro
 		Policy:       cfg.MaxMemoryPolicy,
 		LFULogFactor: evictZero(cfg.LFULogFactor),
 		LFUDecayTime: evictZero(cfg.LFUDecayTime),
-		Clock:        expire.System,
+		Samples:      cfg.MaxMemorySamples,
+		Clock:        clk,
 		Lag:          a.Lag.Observe,
 	})
 	if err != nil {
@@ -90,7 +121,7 @@ func New(cfg *config.Config, log *slog.Logger, level *slog.LevelVar) (*App, erro
 	}
 	a.Store = st
 	a.Tags = tags.New(st, tags.Options{MaxPerKey: cfg.TagsMaxPerKey, MaxLen: cfg.TagMaxLen})
-	a.Sweeper = expire.NewSweeper(st, expire.SweeperOptions{Hz: cfg.Hz, Effort: cfg.ActiveExpireEffort, Clock: expire.System})
+	a.Sweeper = expire.NewSweeper(st, expire.SweeperOptions{Hz: cfg.Hz, Effort: cfg.ActiveExpireEffort, Clock: clk})
 	if a.Persist, err = persist.New(persist.Options{
 		Store: st,
 		Tags:  a.Tags,
@@ -133,13 +164,14 @@ func New(cfg *config.Config, log *slog.Logger, level *slog.LevelVar) (*App, erro
 		PubSubLimit:      pubsubLimit(cfg),
 		TrackingMaxKeys:  cfg.TrackingTableMaxKeys,
 		EventLoops:       eventLoops(cfg.EventLoops),
+		Clock:            bo.fakeClock(),
 	})
 	a.Server.SetTags(a.Tags)
 	a.Server.SetBusyReplyThreshold(time.Duration(cfg.BusyReplyThreshold) * time.Millisecond)
 	a.Server.SetNotifyKeyspaceEvents(cfg.NotifyKeyspaceEvents)
 	// stampede protection: leases for CACHE.*, broken by writes (the
 	// server's write observer) and by tag invalidations; swept in Run.
-	if a.Leases, err = lease.New(lease.Options{Clock: expire.System, Tags: a.Tags, Charge: st.AddMemory}); err != nil {
+	if a.Leases, err = lease.New(lease.Options{Clock: clk, Tags: a.Tags, Charge: st.AddMemory}); err != nil {
 		return nil, fmt.Errorf("build lease manager: %w", err)
 	}
 	a.Server.SetLeases(a.Leases)
@@ -338,12 +370,25 @@ func (b *configBackend) Get(pattern string) [][2]string {
 	return out
 }
 
+// errNoAOF refuses CONFIG SET appendonly yes: warm restarts use snapshots.
+var errNoAOF = errors.New("cachesrv keeps no append-only file; use snapshots (save, BGSAVE)")
+
 func (b *configBackend) Set(name, value string) error {
 	a := (*App)(b)
 	a.cfgMu.Lock()
 	defer a.cfgMu.Unlock()
-	if name == "lua-time-limit" {
+	switch name {
+	case "lua-time-limit":
 		name = "busy-reply-threshold"
+	case "appendonly":
+		// Listed by CONFIG GET for tools that ask; settable to what it is.
+		if strings.EqualFold(value, "no") {
+			return nil
+		}
+		if strings.EqualFold(value, "yes") {
+			return errNoAOF
+		}
+		return errors.New("argument must be 'yes' or 'no'")
 	}
 	next := a.cfg.Clone()
 	if err := next.Set(name, value); err != nil {
@@ -383,6 +428,8 @@ func (a *App) apply(name string, c *config.Config) error {
 		return a.Store.SetPolicy(c.MaxMemoryPolicy)
 	case "lfu-log-factor", "lfu-decay-time":
 		return a.Store.SetLFU(evictZero(c.LFULogFactor), evictZero(c.LFUDecayTime))
+	case "maxmemory-samples":
+		a.Store.SetSamples(c.MaxMemorySamples)
 	case "maxclients":
 		a.Server.SetMaxClients(c.MaxClients)
 	case "timeout":

@@ -1,6 +1,7 @@
 package evict
 
 import (
+	"runtime"
 	"testing"
 )
 
@@ -121,13 +122,28 @@ func BenchmarkVictim(b *testing.B) {
 }
 
 // TestBytesPerEntry reports the policy memory per entry at 256K entries.
+// TestBytesPerEntry checks each policy's memory per entry twice: against a
+// budget (what the store charges per key for its policy) and against the
+// heap the policy really grew by, so Bytes neither under- nor over-reports.
+// It does not run in parallel: the heap is measured.
 func TestBytesPerEntry(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
+	budget := map[string]float64{ // bytes per entry, half the entries volatile
+		NoEviction: 10, VolatileTTL: 22, AllKeysWTinyLFU: 24,
+	}
+	heap := func() uint64 {
+		var m runtime.MemStats
+		runtime.GC()
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
 	for _, name := range Names() {
-		p := newPolicy(t, name, Options{Capacity: 1 << 18})
 		const n = 1 << 18
+		before := heap()
+		p := newPolicy(t, name, Options{Capacity: 1 << 18})
 		for i := range n {
 			p.Insert(uint32(i), entry(i))
 		}
@@ -137,6 +153,22 @@ func TestBytesPerEntry(t *testing.T) {
 				p.Insert(v, entry(int(v)+n))
 			}
 		}
-		t.Logf("%-18s %5.1f bytes per entry (half the entries volatile)", name, float64(p.Bytes())/n)
+		grown := float64(heap()) - float64(before)
+		reported := float64(p.Bytes())
+		runtime.KeepAlive(p)
+		per := reported / n
+		limit, ok := budget[name]
+		if !ok {
+			limit = 14 // the sampled LRU / LFU / random policies
+		}
+		t.Logf("%-18s %5.1f bytes per entry reported, %5.1f measured", name, per, grown/n)
+		if per > limit {
+			t.Errorf("%s: %.1f bytes per entry, budget %.0f", name, per, limit)
+		}
+		// The heap figure includes the test's own garbage; allow 15% and
+		// 64 KiB either way.
+		if reported < grown*0.85-65536 || reported > grown*1.15+65536 {
+			t.Errorf("%s: Bytes() = %.0f, heap grew %.0f", name, reported, grown)
+		}
 	}
 }

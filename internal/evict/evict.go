@@ -31,6 +31,15 @@ type Options struct {
 	// Seed seeds random sampling; 0 means a fixed default seed, so runs are
 	// reproducible.
 	Seed uint64
+	// Samples is Redis's maxmemory-samples: how many entries the sampled
+	// policies (*-lru, *-lfu, volatile-ttl) look at per eviction; 0 means 5.
+	Samples int
+}
+
+// Sampler is implemented by policies that sample candidates; SetSamples
+// changes maxmemory-samples in place (n < 1 means the default).
+type Sampler interface {
+	SetSamples(n int)
 }
 
 // Policy decides which entry to evict.

@@ -19,8 +19,8 @@ const (
 	// noeviction).
 	posOutside = ^uint32(0)
 
-	// maxSamples is Redis's default maxmemory-samples.
-	maxSamples = 5
+	// defaultSamples is Redis's default maxmemory-samples.
+	defaultSamples = 5
 
 	// lfuInitVal is Redis's LFU_INIT_VAL: the counter of a new entry, so
 	// that it is not evicted before it had a chance to be accessed.
@@ -47,6 +47,7 @@ type sampled struct {
 	volatile bool
 	opts     Options
 	rng      rng
+	samples  int // maxmemory-samples
 
 	pos      []uint32 // 0: absent; posOutside: live, not evictable; else index+1 in set
 	meta     []uint32 // LRU clock (ms since base) or, for LFU, ldt<<8 | counter
@@ -65,8 +66,19 @@ func newSampled(name string, k kind, volatile bool, o Options) *sampled {
 		opts:     o,
 		rng:      rng{s: o.Seed},
 		base:     o.Now(),
+		samples:  samplesOrDefault(o.Samples),
 	}
 }
+
+func samplesOrDefault(n int) int {
+	if n < 1 {
+		return defaultSamples
+	}
+	return n
+}
+
+// SetSamples implements Sampler.
+func (p *sampled) SetSamples(n int) { p.samples = samplesOrDefault(n) }
 
 func (p *sampled) Name() string { return p.name }
 
@@ -184,7 +196,7 @@ func (p *sampled) Victim() (uint32, bool) {
 	if p.kind == kindLRU {
 		now = p.stamp()
 	}
-	for range maxSamples {
+	for range p.samples {
 		id := p.set[p.rng.intn(n)]
 		if p.pool.has(id) {
 			continue

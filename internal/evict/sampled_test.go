@@ -192,3 +192,44 @@ func TestIdleSurvivesRebase(t *testing.T) {
 		t.Fatalf("Victim = %d, want the idle entry 1", v)
 	}
 }
+
+// TestSamplesChangeVictimAge checks that maxmemory-samples is used: the
+// first victim of a fresh LRU policy is the oldest of Samples random picks,
+// so more samples find older entries, and SetSamples changes it in place.
+func TestSamplesChangeVictimAge(t *testing.T) {
+	t.Parallel()
+	const n, trials = 1000, 300
+	meanRank := func(samples int, set bool) float64 {
+		sum := 0
+		for trial := range trials {
+			clk := &clock{ms: 1_000_000}
+			o := Options{Now: clk.now, Seed: uint64(trial + 1)}
+			if !set {
+				o.Samples = samples
+			}
+			p := newPolicy(t, AllKeysLRU, o)
+			if set {
+				p.(Sampler).SetSamples(samples)
+			}
+			for i := range n {
+				clk.ms++
+				p.Insert(uint32(i), Entry{Hash: hashOf(i), Size: 1})
+			}
+			v, ok := p.Victim()
+			if !ok {
+				t.Fatal("no victim")
+			}
+			sum += int(v) // id == age rank: id 0 is the oldest
+		}
+		return float64(sum) / trials
+	}
+	one, ten, def := meanRank(1, false), meanRank(10, false), meanRank(0, false)
+	set := meanRank(10, true)
+	// Expected ranks: 1 sample ≈ n/2, 5 ≈ n/6, 10 ≈ n/11.
+	if one < n/3 || def > n/4 || def < n/10 || ten > n/7 {
+		t.Fatalf("mean victim rank: samples=1 %.0f, default %.0f, samples=10 %.0f", one, def, ten)
+	}
+	if set != ten {
+		t.Fatalf("SetSamples(10): mean rank %.0f, Options.Samples=10: %.0f", set, ten)
+	}
+}

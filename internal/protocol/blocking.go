@@ -215,7 +215,7 @@ func (c *Client) block(lock, wait [][]byte, timeoutMs int64, try func() bool, ti
 			timedOut()
 			return
 		}
-		c.now = time.Now().UnixMilli()
+		c.now = c.srv.nowMs()
 	}
 }
 

@@ -75,6 +75,8 @@ type Client struct {
 	aCmd     atomic.Pointer[Command]
 	rnd      uint64
 	bufAcct  int64 // buffer bytes added to the store's used memory
+	fd       int64 // the socket's descriptor, for CLIENT LIST
+	stat     wireStat
 
 	// Out-of-band output (push.go): wmu serialises socket writes between
 	// the connection goroutine and the push writer.
@@ -115,7 +117,7 @@ func newClient(s *Server, nc net.Conn) *Client {
 		id:      s.nextID.Add(1),
 		addr:    nc.RemoteAddr().String(),
 		resp:    2,
-		created: time.Now(),
+		created: time.UnixMilli(s.nowMs()),
 		scratch: make([]byte, 0, 64),
 	}
 	c.p.buf = make([]byte, initialReadBuf)
@@ -123,6 +125,8 @@ func newClient(s *Server, nc net.Conn) *Client {
 	c.p.maxQuery = s.maxQuery.Load()
 	c.resetUser()
 	c.aResp.Store(2)
+	c.fd = connFD(nc)
+	c.stat.multi.Store(-1)
 	return c
 }
 

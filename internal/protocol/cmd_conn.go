@@ -357,35 +357,44 @@ func (c *Client) infoLine() string {
 	c.info.Lock()
 	name, libName, libVer, user := c.info.name, c.info.libName, c.info.libVer, c.info.user
 	c.info.Unlock()
-	now := time.Now()
+	now := time.UnixMilli(c.srv.nowMs())
 	cmd := "NULL"
 	if p := c.aCmd.Load(); p != nil {
 		cmd = p.FullName()
 	}
-	flags := "N"
+	st := &c.stat
 	var b strings.Builder
 	b.WriteString("id=" + itoa(c.id))
 	b.WriteString(" addr=" + c.addr)
 	b.WriteString(" laddr=" + c.nc.LocalAddr().String())
-	b.WriteString(" fd=-1 name=" + name)
+	b.WriteString(" fd=" + itoa(c.fd) + " name=" + name)
 	b.WriteString(" age=" + itoa(int64(now.Sub(c.created).Seconds())))
 	idle := int64(0)
 	if lu := c.lastUsed.Load(); lu > 0 {
 		idle = (now.UnixMilli() - lu) / 1000
 	}
 	b.WriteString(" idle=" + itoa(idle))
-	b.WriteString(" flags=" + flags)
+	b.WriteString(" flags=" + st.flagString())
 	b.WriteString(" db=" + itoa(int64(c.aDB.Load())))
-	b.WriteString(" sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r")
+	b.WriteString(" sub=" + itoa(st.subs.Load()) + " psub=" + itoa(st.psubs.Load()) + " ssub=0")
+	b.WriteString(" multi=" + itoa(st.multi.Load()))
+	b.WriteString(" qbuf=" + itoa(st.qbuf.Load()) + " qbuf-free=" + itoa(st.qbufFree.Load()))
+	b.WriteString(" argv-mem=0 multi-mem=0 rbs=0 rbp=0")
+	b.WriteString(" obl=" + itoa(st.obl.Load()) + " oll=0 omem=0")
+	b.WriteString(" tot-mem=" + itoa(st.totMem.Load()) + " events=r")
 	b.WriteString(" cmd=" + cmd)
 	b.WriteString(" user=" + user + " redir=-1 resp=" + itoa(int64(c.aResp.Load())))
 	b.WriteString(" lib-name=" + libName + " lib-ver=" + libVer)
 	return b.String()
 }
 
-func cmdClientInfo(c *Client, args [][]byte) { c.addVerbatim(c.infoLine() + "\n") }
+func cmdClientInfo(c *Client, args [][]byte) {
+	c.publishStat()
+	c.addVerbatim(c.infoLine() + "\n")
+}
 
 func cmdClientList(c *Client, args [][]byte) {
+	c.publishStat()
 	var ids map[int64]bool
 	for i := 2; i < len(args); i++ {
 		switch {

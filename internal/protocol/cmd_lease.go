@@ -260,7 +260,7 @@ func (h *leaseHandlers) get(c *Client, args [][]byte) {
 		}
 		h.m.WaitEnded()
 		t.Stop()
-		c.now = time.Now().UnixMilli()
+		c.now = c.srv.nowMs()
 		flags |= store.NoStats // count the read once
 		if stopping {
 			h.m.Count(lease.Pending, uint64(c.id))

@@ -30,7 +30,7 @@ func (s *Server) initScripting() {
 		Account: s.st.AddMemory,
 		Logger:  s.log.With(slog.String("component", "script")),
 	})
-	s.luaClient = &Client{srv: s, st: s.st, id: s.nextID.Add(1), resp: 2, addr: "lua", created: time.Now(),
+	s.luaClient = &Client{srv: s, st: s.st, id: s.nextID.Add(1), resp: 2, addr: "lua", created: time.UnixMilli(s.nowMs()),
 		authenticated: true, scratch: make([]byte, 0, 64)}
 	s.luaClient.user.Store(s.acl.def)
 }

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cachesrv/cachesrv/internal/expire"
 	"github.com/cachesrv/cachesrv/internal/lease"
 	"github.com/cachesrv/cachesrv/internal/origin"
 	"github.com/cachesrv/cachesrv/internal/script"
@@ -49,6 +50,10 @@ type Options struct {
 	SlowlogMaxLen    int
 	Version          string
 	Port             int
+	// Clock, when set, is the time commands run at (TTLs, deadlines, idle
+	// times); nil means the wall clock, read once per command with the
+	// timing. Tests inject an expire.FakeClock (the store's clock).
+	Clock expire.Clock
 	// Info adds server-wide sections to INFO (expiry sweeper, tags...).
 	Info func(section string) []InfoField
 	// Shutdown is called by the SHUTDOWN command.
@@ -100,6 +105,7 @@ type Server struct {
 	st    *store.Store
 	log   *slog.Logger
 	table *Table
+	clock expire.Clock // nil: the wall clock (Options.Clock)
 
 	maxClients  atomic.Int64
 	idleTimeout atomic.Int64 // ns
@@ -171,6 +177,7 @@ func New(o Options) *Server {
 		listeners: make(map[net.Listener]struct{}),
 		clients:   make(map[*Client]struct{}),
 		started:   time.Now(),
+		clock:     o.Clock,
 	}
 	s.maxClients.Store(int64(o.MaxClients))
 	s.idleTimeout.Store(int64(o.IdleTimeout))
@@ -447,6 +454,7 @@ func (s *Server) serveConn(c *Client, first [][]byte, closing bool) {
 			return
 		}
 		c.accountBuffers()
+		c.publishStat()
 		if d := s.idleTimeout.Load(); d > 0 {
 			c.nc.SetReadDeadline(time.Now().Add(time.Duration(d)))
 		}
@@ -766,6 +774,14 @@ func (s *Server) execute(c *Client, args [][]byte) {
 	s.call(c, cmd, args)
 }
 
+// nowMs is the time commands run at, in unix milliseconds.
+func (s *Server) nowMs() int64 {
+	if s.clock != nil {
+		return s.clock.Now().UnixMilli()
+	}
+	return time.Now().UnixMilli()
+}
+
 // call runs a resolved command's handler, timing it and recovering panics.
 //
 // The clock is read once per command: the time a command ends is the time
@@ -776,7 +792,11 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 	if start.IsZero() {
 		start = time.Now()
 	}
-	c.now = start.UnixMilli()
+	if s.clock != nil {
+		c.now = s.clock.Now().UnixMilli()
+	} else {
+		c.now = start.UnixMilli()
+	}
 	c.failed = false
 	c.cmd = cmd
 	c.aCmd.Store(cmd)

@@ -42,6 +42,7 @@ type Options struct {
 	Policy       string // eviction policy name; default evict.Default
 	LFULogFactor int
 	LFUDecayTime int
+	Samples      int // maxmemory-samples; 0 means 5
 	Clock        expire.Clock
 	Hooks        Hooks
 	// Lag, when set, receives the expiration lag (reclaim time minus
@@ -115,6 +116,7 @@ func New(o Options) (*Store, error) {
 	st.evictOpts = evict.Options{
 		LFULogFactor: o.LFULogFactor,
 		LFUDecayTime: o.LFUDecayTime,
+		Samples:      o.Samples,
 		Now:          func() int64 { return st.clock.Now().UnixMilli() },
 	}
 	if _, err := evict.New(o.Policy, st.evictOpts); err != nil {
@@ -290,6 +292,18 @@ func (st *Store) SetLFU(logFactor, decayTime int) error {
 	st.evictOpts.LFULogFactor = logFactor
 	st.evictOpts.LFUDecayTime = decayTime
 	return st.SetPolicy(st.Policy())
+}
+
+// SetSamples changes maxmemory-samples for the current policy (in place,
+// keeping its state) and for policies created from now on.
+func (st *Store) SetSamples(n int) {
+	pol := &st.pol
+	pol.mu.Lock()
+	defer pol.mu.Unlock()
+	st.evictOpts.Samples = n
+	if s, ok := pol.p.(evict.Sampler); ok {
+		s.SetSamples(n)
+	}
 }
 
 // UsedMemory sums the exact memory figures of all shards.

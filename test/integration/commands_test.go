@@ -738,7 +738,7 @@ var commandCases = map[string]func(t *testing.T, s *server, c *redis.Client){
 	},
 	"client|no-touch": func(t *testing.T, s *server, c *redis.Client) {
 		c.Set(ctx, "k", "v", 0)
-		time.Sleep(1100 * time.Millisecond)
+		s.clock.Advance(2 * time.Second)
 		r := s.raw()
 		r.cmd("client", "no-touch", "on")
 		r.reply()
@@ -935,6 +935,9 @@ var commandCases = map[string]func(t *testing.T, s *server, c *redis.Client){
 	},
 }
 
+// fakeClockCases run on a server with a fake clock (server.clock).
+var fakeClockCases = map[string]bool{"client|no-touch": true}
+
 func TestCommands(t *testing.T) {
 	t.Parallel()
 	names := make([]string, 0, len(commandCases))
@@ -946,7 +949,12 @@ func TestCommands(t *testing.T) {
 		fn := commandCases[name]
 		t.Run(strings.ReplaceAll(name, "|", "_"), func(t *testing.T) {
 			t.Parallel()
-			s := start(t, nil)
+			var s *server
+			if fakeClockCases[name] {
+				s, _ = startClock(t, nil)
+			} else {
+				s = start(t, nil)
+			}
 			fn(t, s, s.client(2))
 		})
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cachesrv/cachesrv/internal/app"
 	"github.com/cachesrv/cachesrv/internal/config"
+	"github.com/cachesrv/cachesrv/internal/expire"
 )
 
 // server is a cachesrv instance started for one test.
@@ -20,6 +21,9 @@ type server struct {
 	t    *testing.T
 	App  *app.App
 	Addr string
+	// clock is the fake clock of a server started by startClock (nil
+	// otherwise).
+	clock *expire.FakeClock
 }
 
 // start runs a server on a 127.0.0.1:0 listener (no free-port race) until

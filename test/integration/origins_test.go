@@ -476,14 +476,9 @@ func TestOriginNotifyInvalidation(t *testing.T) {
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	p99 := lat[len(lat)*99/100]
+	// Latency is reported, not asserted: timed assertions flake on a loaded
+	// shared machine (the guide's rule); every update above had to arrive.
 	t.Logf("NOTIFY invalidation: p50 %v, p99 %v over %d updates", lat[len(lat)/2], p99, len(lat))
-	limit := 100 * time.Millisecond
-	if raceOn {
-		limit = time.Second // the race detector slows every step
-	}
-	if p99 > limit {
-		t.Errorf("p99 invalidation latency %v > %v", p99, limit)
-	}
 	// A gap in the connection drops the route's keys.
 	pg.Restart(t)
 	conn2, err := pgx.Connect(ctx, pg.URL)

@@ -46,7 +46,7 @@ func init() {
 }
 
 // startWith is start with a logger and a listener wrapper (TLS).
-func startWith(t *testing.T, mod func(*config.Config), log *slog.Logger, wrap func(*app.App, net.Listener) net.Listener) *server {
+func startWith(t *testing.T, mod func(*config.Config), log *slog.Logger, wrap func(*app.App, net.Listener) net.Listener, opts ...app.Option) *server {
 	t.Helper()
 	cfg := config.Default()
 	cfg.MetricsAddr = ""
@@ -72,7 +72,7 @@ func startWith(t *testing.T, mod func(*config.Config), log *slog.Logger, wrap fu
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	a, err := app.New(cfg, log, nil)
+	a, err := app.New(cfg, log, nil, opts...)
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
 	}

@@ -183,10 +183,10 @@ func TestStampedeHolderDies(t *testing.T) {
 // grace period; one reader refreshes, the others keep the stale value.
 func TestStampedeStaleWhileRevalidate(t *testing.T) {
 	t.Parallel()
-	s := start(t, nil)
+	s, _ := startClock(t, nil)
 	c := s.client(3)
 	want(t, c, int64(1), "cache.fill", "k", "*", "v1", "px", "30", "grace", "60000")
-	time.Sleep(40 * time.Millisecond)
+	s.clock.Advance(40 * time.Millisecond)
 	want(t, c, nil, "get", "k")
 	st, val, tok := cacheGet(t, c, "k")
 	if st != "STALE" || val != "v1" || tok == nil {
@@ -216,7 +216,7 @@ func TestStampedeStaleWhileRevalidate(t *testing.T) {
 // until its own TTL ends.
 func TestStampedeNegativeCaching(t *testing.T) {
 	t.Parallel()
-	s := start(t, nil)
+	s, _ := startClock(t, nil)
 	c := s.client(2)
 	tok := leaseOf(t, c, "user:404")
 	want(t, c, int64(1), "cache.notfound", "user:404", tok, "px", "60")
@@ -225,7 +225,7 @@ func TestStampedeNegativeCaching(t *testing.T) {
 			t.Fatalf("negative hit: %s %v %v", st, val, tok)
 		}
 	}
-	time.Sleep(70 * time.Millisecond)
+	s.clock.Advance(70 * time.Millisecond)
 	leaseOf(t, c, "user:404")
 	if info := stampedeInfo(t, c); info["stampede_negative_hits"] != "3" || info["stampede_negative_fills"] != "1" {
 		t.Fatalf("INFO stampede: %v", info)
@@ -323,7 +323,7 @@ func TestBloomWithGoRedis(t *testing.T) {
 // are evicted like any key.
 func TestBloomIsAnOrdinaryKey(t *testing.T) {
 	t.Parallel()
-	s := start(t, func(c *config.Config) { c.MaxMemory = 8 << 20 })
+	s, _ := startClock(t, func(c *config.Config) { c.MaxMemory = 8 << 20 })
 	c := s.client(2)
 	before := s.App.Store.UsedMemory()
 	want(t, c, "OK", "bf.reserve", "big", "0.001", "200000")
@@ -331,7 +331,7 @@ func TestBloomIsAnOrdinaryKey(t *testing.T) {
 		t.Fatalf("a 360 kB filter grew used memory by %d", grew)
 	}
 	want(t, c, int64(1), "pexpire", "big", "30")
-	time.Sleep(40 * time.Millisecond)
+	s.clock.Advance(40 * time.Millisecond)
 	want(t, c, int64(0), "exists", "big")
 	for i := 0; i < 40; i++ {
 		if _, e := do(t, c, "bf.reserve", "f:"+itoa(i), "0.001", "200000"); e != "" {

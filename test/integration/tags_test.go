@@ -91,7 +91,7 @@ func TestTagSetAndInvalidate(t *testing.T) {
 
 func TestTagSemanticsOfOtherCommands(t *testing.T) {
 	t.Parallel()
-	s := start(t, nil)
+	s, _ := startClock(t, nil)
 	c := s.client(2)
 	tagged := func(k string) {
 		want(t, c, "OK", "tagset", k, "1", "tags", "1", "T")
@@ -123,7 +123,7 @@ func TestTagSemanticsOfOtherCommands(t *testing.T) {
 	c.Del(ctx, "gone")
 	want(t, c, int64(0), "tagcount", "T")
 	want(t, c, "OK", "tagset", "short", "v", "tags", "1", "T", "px", "20")
-	time.Sleep(60 * time.Millisecond)
+	s.clock.Advance(60 * time.Millisecond)
 	want(t, c, nil, "get", "short")
 	want(t, c, int64(0), "tagcount", "T")
 	tagged("f")
@@ -231,7 +231,7 @@ func TestVersions(t *testing.T) {
 
 func TestSoftInvalidate(t *testing.T) {
 	t.Parallel()
-	s := start(t, nil)
+	s, _ := startClock(t, nil)
 	c := s.client(2)
 	want(t, c, "OK", "tagset", "k", "v", "tags", "1", "T")
 	want(t, c, int64(1), "softinvalidate", "100", "T")
@@ -241,7 +241,7 @@ func TestSoftInvalidate(t *testing.T) {
 	if v == nil {
 		t.Fatal("softly invalidated entry dropped before its grace ended")
 	}
-	time.Sleep(150 * time.Millisecond)
+	s.clock.Advance(150 * time.Millisecond)
 	want(t, c, nil, "tags", "k")
 }
 

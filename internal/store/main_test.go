@@ -1,0 +1,11 @@
+package store
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// Every goroutine a test starts must be stopped and waited for before the
+// package's tests end.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
