@@ -269,6 +269,8 @@ func (l *evLoop) register(c *Client) {
 	lc.state.Store(lcLoop)
 	lc.mu.Unlock()
 	lc.lastRead = time.Now().UnixNano()
+	c.accountBuffers()
+	c.publishStat()
 	for lc.fd >= len(l.conns) {
 		l.conns = append(l.conns, make([]*Client, max(64, len(l.conns)))...)
 	}
@@ -398,7 +400,9 @@ func (l *evLoop) serve(c *Client, lc *loopConn) {
 	}
 	if c.killed.Load() {
 		l.drop(c, lc)
+		return
 	}
+	c.publishStat()
 }
 
 // write writes c's replies without waiting. What the socket does not take
