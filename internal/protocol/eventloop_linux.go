@@ -166,7 +166,9 @@ func (s *Server) loopAdd(c *Client) bool {
 	// While the loop owns the client its outbox stays busy: pushes wait
 	// and ask the loop for attention (push), which hands the client to a
 	// goroutine that delivers them.
+	c.box.mu.Lock()
 	c.box.busy = true
+	c.box.mu.Unlock()
 	c.inLoop = true
 	l := lc.loop
 	l.mu.Lock()
