@@ -21,8 +21,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cachesrv/cachesrv/internal/cluster"
 	"github.com/cachesrv/cachesrv/internal/config"
 	"github.com/cachesrv/cachesrv/internal/expire"
+	"github.com/cachesrv/cachesrv/internal/glob"
 	"github.com/cachesrv/cachesrv/internal/lease"
 	"github.com/cachesrv/cachesrv/internal/origin"
 	"github.com/cachesrv/cachesrv/internal/persist"
@@ -64,6 +66,10 @@ type App struct {
 	loaded  atomic.Bool // the load at start is done
 	// MetricsHandler, when set before Run, is served on metrics-addr.
 	MetricsHandler http.Handler
+	// Cluster is the Redis Cluster node and ClusterIndex its per-slot key
+	// index; both nil unless cluster-enabled (cluster.go).
+	Cluster      *cluster.Node
+	ClusterIndex *cluster.Index
 }
 
 // Option changes how New builds an App beyond the configuration.
@@ -137,6 +143,9 @@ func New(cfg *config.Config, log *slog.Logger, level *slog.LevelVar, opts ...Opt
 	}); err != nil {
 		return nil, fmt.Errorf("build persister: %w", err)
 	}
+	if err := a.setupCluster(cfg); err != nil {
+		return nil, err
+	}
 	port := cfg.Port
 	a.Server = protocol.New(protocol.Options{
 		Store:            st,
@@ -165,6 +174,8 @@ func New(cfg *config.Config, log *slog.Logger, level *slog.LevelVar, opts ...Opt
 		TrackingMaxKeys:  cfg.TrackingTableMaxKeys,
 		EventLoops:       eventLoops(cfg.EventLoops),
 		Clock:            bo.fakeClock(),
+		Cluster:          a.Cluster,
+		ClusterIndex:     a.ClusterIndex,
 	})
 	a.Server.SetTags(a.Tags)
 	a.Server.SetBusyReplyThreshold(time.Duration(cfg.BusyReplyThreshold) * time.Millisecond)
@@ -223,7 +234,7 @@ func (a *App) Run(ctx context.Context, lns []net.Listener, metricsLn net.Listene
 	a.cancelMu.Unlock()
 
 	var wg sync.WaitGroup
-	errs := make(chan error, len(lns)+2)
+	errs := make(chan error, len(lns)+4)
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	defer stopSweep()
 	wg.Add(1)
@@ -282,6 +293,7 @@ func (a *App) Run(ctx context.Context, lns []net.Listener, metricsLn net.Listene
 			}
 		}()
 	}
+	waitCluster := a.startCluster(sweepCtx, lns, errs)
 	var errList []error
 	a.cfgMu.Lock()
 	startEmpty := a.cfg.StartEmptyOnBadSnapshot
@@ -326,6 +338,7 @@ func (a *App) Run(ctx context.Context, lns []net.Listener, metricsLn net.Listene
 		}
 	}
 	stopSweep()
+	waitCluster()
 	wg.Wait()
 	a.Persist.Close()
 	close(errs)
@@ -357,13 +370,13 @@ func (b *configBackend) Get(pattern string) [][2]string {
 	}
 	// Read-only Redis settings that tools such as redis-benchmark query:
 	// cachesrv keeps no persistence.
-	if config.Glob(pattern, "lua-time-limit", true) { // Redis's old name of busy-reply-threshold
+	if glob.Match(pattern, "lua-time-limit", true) { // Redis's old name of busy-reply-threshold
 		if v, ok := a.cfg.Get("busy-reply-threshold"); ok {
 			out = append(out, [2]string{"lua-time-limit", v})
 		}
 	}
 	for _, kv := range [][2]string{{"appendonly", "no"}} {
-		if config.Glob(pattern, kv[0], true) {
+		if glob.Match(pattern, kv[0], true) {
 			out = append(out, kv)
 		}
 	}

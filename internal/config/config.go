@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/cachesrv/cachesrv/internal/config/glob"
+	"github.com/cachesrv/cachesrv/internal/glob"
 	"github.com/cachesrv/cachesrv/internal/origin/spec"
 )
 
@@ -130,6 +130,16 @@ type Config struct {
 	StartEmptyOnBadSnapshot bool   // start-empty-on-bad-snapshot
 	SaveOnShutdown          bool   // save-on-shutdown
 
+	// Cluster (cluster.go, docs/cluster.md).
+
+	ClusterEnabled             bool   // cluster-enabled
+	ClusterPort                int    // cluster-port: 0 = port + 10000
+	ClusterConfigFile          string // cluster-config-file, relative to Dir
+	ClusterNodeTimeout         int64  // cluster-node-timeout: ms
+	ClusterRequireFullCoverage bool   // cluster-require-full-coverage
+	ClusterSlotTakeover        bool   // cluster-slot-takeover: cache-style failover
+	ClusterAnnounceIP          string // cluster-announce-ip
+
 	// Origins (docs/origins.md). Write-behind journals live under Dir.
 
 	OriginsWarmOnStart bool          // origins-warm-on-start
@@ -221,10 +231,15 @@ func Default() *Config {
 		ShutdownTimeout: 10 * time.Second,
 		AuditLog:        false,
 
-		Dir:                ".",
-		DBFilename:         "dump.rdb",
-		OriginsWarmOnStart: true,
-		OriginsWarmTimeout: 30 * time.Second,
+		Dir:        ".",
+		DBFilename: "dump.rdb",
+
+		ClusterConfigFile:          "nodes.conf",
+		ClusterNodeTimeout:         15000,
+		ClusterRequireFullCoverage: true,
+		ClusterSlotTakeover:        true,
+		OriginsWarmOnStart:         true,
+		OriginsWarmTimeout:         30 * time.Second,
 	}
 }
 
@@ -338,14 +353,6 @@ var rules = []rule{
 		}
 		return nil
 	}},
-}
-
-// Glob reports whether s matches the Redis glob pattern (* ? [abc] [^a]
-// [a-z] \x), byte-wise and without allocating. It is glob.Match, re-exported
-// for callers that already import config; core packages should import
-// internal/config/glob directly to stay free of viper.
-func Glob(pattern, s string, nocase bool) bool {
-	return glob.Match(pattern, s, nocase)
 }
 
 // Match returns the names of the settings matching the Redis glob pattern,

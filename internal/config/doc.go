@@ -42,7 +42,6 @@
 // Rewrite saves the configuration back to its file. A Config is a plain value
 // without locking: apply CONFIG SET to a Clone and publish the clone.
 //
-// Glob, the Redis pattern matcher used by CONFIG GET, lives in the leaf
-// package internal/config/glob so that KEYS and SCAN can use it without
-// importing this package.
+// The Redis pattern matcher CONFIG GET uses is the leaf package
+// internal/glob, shared with ACL key patterns, KEYS, SCAN and PSUBSCRIBE.
 package config

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cachesrv/cachesrv/internal/splitargs"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 )
@@ -208,7 +209,7 @@ func fileValue(p *param, v any) (string, error) {
 					}
 					ws = append(ws, s)
 				}
-				words = append(words, joinArgs(ws))
+				words = append(words, splitargs.Join(ws))
 				continue
 			}
 			s, err := yamlScalar(e)
@@ -227,7 +228,7 @@ func fileValue(p *param, v any) (string, error) {
 			}
 			words = append(words, k, s)
 		}
-		return joinArgs(words), nil
+		return splitargs.Join(words), nil
 	}
 	return yamlScalar(v)
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/cachesrv/cachesrv/internal/splitargs"
 )
 
 // Param describes one setting. The same name is used for CONFIG GET/SET,
@@ -159,7 +161,7 @@ func meta(name, typ string, flags int, doc string) Param {
 }
 
 func buildTable() []*param {
-	return append(baseParams(), persistParams()...)
+	return append(append(baseParams(), persistParams()...), clusterParams()...)
 }
 
 func baseParams() []*param {
@@ -585,8 +587,8 @@ func listParam(m Param, field func(*Config) *[]string, valid func([]string) erro
 		Param: m,
 		list:  true,
 		get:   func(c *Config) string { return strings.Join(*field(c), " ") },
-		yaml:  func(c *Config) (string, error) { return yamlQuote(joinArgs(*field(c))) },
-		set:   setChecked(field, splitArgs, valid),
+		yaml:  func(c *Config) (string, error) { return yamlQuote(splitargs.Join(*field(c))) },
+		set:   setChecked(field, splitargs.Strings, valid),
 		check: func(c *Config) error { return valid(*field(c)) },
 	}
 }
@@ -622,7 +624,7 @@ func checkHostPort(s string) error {
 
 func renameParam(m Param) *param {
 	parse := func(s string) (map[string]string, error) {
-		words, err := splitArgs(s)
+		words, err := splitargs.Strings(s)
 		if err != nil {
 			return nil, err
 		}
@@ -671,7 +673,7 @@ func renameParam(m Param) *param {
 			for _, old := range slices.Sorted(maps.Keys(c.RenameCommands)) {
 				words = append(words, old, c.RenameCommands[old])
 			}
-			return joinArgs(words)
+			return splitargs.Join(words)
 		},
 		yaml: func(c *Config) (string, error) {
 			if len(c.RenameCommands) == 0 {

@@ -106,55 +106,6 @@ func FuzzParseBytes(f *testing.F) {
 	})
 }
 
-func TestSplitArgs(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		in   string
-		want []string
-		err  string
-	}{
-		{"", nil, ""},
-		{"   ", nil, ""},
-		{"a b\tc\n", []string{"a", "b", "c"}, ""},
-		{`FLUSHALL ""`, []string{"FLUSHALL", ""}, ""},
-		{`FLUSHALL ''`, []string{"FLUSHALL", ""}, ""},
-		{`"a b" 'c d'`, []string{"a b", "c d"}, ""},
-		{`"a\"b" "\x41\n"`, []string{`a"b`, "A\n"}, ""},
-		{`'it\'`, []string{`it\`}, ""},
-		{`a"b`, []string{`a"b`}, ""},
-		{`"abc`, nil, "unbalanced quotes"},
-		{`'abc`, nil, "unbalanced quotes"},
-		{`"a"b`, nil, "closing quote must be followed by a space"},
-		{`"\q"`, nil, "bad quoted word"},
-	} {
-		got, err := splitArgs(tc.in)
-		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("splitArgs(%q) error = %v, want %q", tc.in, err, tc.err)
-			}
-			continue
-		}
-		if err != nil || !slices.Equal(got, tc.want) {
-			t.Errorf("splitArgs(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
-		}
-	}
-}
-
-// FuzzSplitArgs checks that joinArgs and splitArgs are inverse: the input
-// is cut into words at NUL bytes.
-func FuzzSplitArgs(f *testing.F) {
-	f.Add("FLUSHALL\x00")
-	f.Add("a b\x00\"c\x00'\x00\xff")
-	f.Fuzz(func(t *testing.T, s string) {
-		words := strings.Split(s, "\x00")
-		got, err := splitArgs(joinArgs(words))
-		if err != nil || !slices.Equal(got, words) {
-			t.Fatalf("splitArgs(joinArgs(%q)) = %q, %v", words, got, err)
-		}
-		_, _ = splitArgs(s) // must not panic on arbitrary input
-	})
-}
-
 func TestParseOutputBufferLimits(t *testing.T) {
 	t.Parallel()
 	got, err := ParseOutputBufferLimits("normal 0 0 0 slave 256mb 64mb 60 PUBSUB 32mb 8mb 60 normal 1 2 3")

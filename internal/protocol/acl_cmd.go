@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/cachesrv/cachesrv/internal/acl"
 )
 
 // ACL LOG: denied commands, keys and authentications, newest first, with
@@ -19,7 +21,7 @@ const (
 
 type aclLogEntry struct {
 	count    int64
-	reason   int
+	reason   acl.Reason
 	context  string // "toplevel" or "multi"
 	object   string
 	username string
@@ -69,13 +71,13 @@ func (l *aclLog) add(e *aclLogEntry) {
 // aclDenied records a denial: ACL LOG, counters and the audit log. object
 // is the command's full name, the key, or what AUTH was called as; user
 // is the (attempted) user name.
-func (s *Server) aclDenied(c *Client, reason int, object, user string) {
+func (s *Server) aclDenied(c *Client, reason acl.Reason, object, user string) {
 	switch reason {
-	case aclDeniedAuth:
+	case acl.DeniedAuth:
 		s.secStats.deniedAuth.Add(1)
-	case aclDeniedCmd:
+	case acl.DeniedCmd:
 		s.secStats.deniedCmd.Add(1)
-	case aclDeniedKey:
+	case acl.DeniedKey:
 		s.secStats.deniedKey.Add(1)
 	}
 	ctx := "toplevel"
@@ -86,29 +88,29 @@ func (s *Server) aclDenied(c *Client, reason int, object, user string) {
 	s.aclLog.add(&aclLogEntry{count: 1, reason: reason, context: ctx, object: object, username: user,
 		cinfo: c.infoLine(), created: now, updated: now})
 	if s.audit != nil {
-		if reason == aclDeniedAuth {
+		if reason == acl.DeniedAuth {
 			s.audit.auth(c, user, false)
 		} else {
-			s.audit.denied(c, aclReasonNames[reason], c.cmd, object)
+			s.audit.denied(c, reason.String(), c.cmd, object)
 		}
 	}
 }
 
 // aclAllowed checks u's permissions for cmd before it runs or is queued,
 // replying NOPERM and logging when it is denied.
-func (s *Server) aclAllowed(c *Client, slot *aclSlot, u *aclUser, cmd *Command, args [][]byte) bool {
-	reason, pos, idx := u.check(cmd, args, c.aclIdx)
+func (s *Server) aclAllowed(c *Client, slot *acl.Slot, u *acl.User, cmd *Command, args [][]byte) bool {
+	reason, pos, idx := u.Check(cmd, args, c.aclIdx)
 	c.aclIdx = idx
-	if reason == aclOK {
+	if reason == acl.OK {
 		return true
 	}
 	prev := c.cmd
 	c.cmd = cmd
-	if reason == aclDeniedCmd {
-		s.aclDenied(c, reason, cmd.FullName(), slot.name)
-		c.addError("NOPERM User " + slot.name + " has no permissions to run the '" + cmd.FullName() + "' command")
+	if reason == acl.DeniedCmd {
+		s.aclDenied(c, reason, cmd.FullName(), slot.Name())
+		c.addError("NOPERM User " + slot.Name() + " has no permissions to run the '" + cmd.FullName() + "' command")
 	} else {
-		s.aclDenied(c, reason, string(args[pos]), slot.name)
+		s.aclDenied(c, reason, string(args[pos]), slot.Name())
 		c.addError("NOPERM No permissions to access a key")
 	}
 	c.cmd = prev
@@ -120,36 +122,36 @@ func (s *Server) aclAllowed(c *Client, slot *aclSlot, u *aclUser, cmd *Command, 
 // in case the rules changed since it was queued.
 func (s *Server) aclAllowedAtExec(c *Client, cmd *Command, args [][]byte) bool {
 	slot := c.user.Load()
-	u := slot.cur.Load()
-	if u.unrestricted {
+	u := slot.User()
+	if u.Unrestricted() {
 		return true
 	}
-	reason, pos, idx := u.check(cmd, args, c.aclIdx)
+	reason, pos, idx := u.Check(cmd, args, c.aclIdx)
 	c.aclIdx = idx
-	if reason == aclOK {
+	if reason == acl.OK {
 		return true
 	}
 	why := "no permission to execute the command or subcommand"
 	object := cmd.FullName()
-	if reason == aclDeniedKey {
+	if reason == acl.DeniedKey {
 		why = "no permission to touch the specified keys"
 		object = string(args[pos])
 	}
 	prev := c.cmd
 	c.cmd = cmd
-	s.aclDenied(c, reason, object, slot.name)
+	s.aclDenied(c, reason, object, slot.Name())
 	c.cmd = prev
 	c.addError("NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: " + why)
 	return false
 }
 
 // setUser authenticates c as slot's user.
-func (c *Client) setUser(slot *aclSlot) {
+func (c *Client) setUser(slot *acl.Slot) {
 	c.user.Store(slot)
 	c.authenticated = true
 	c.p.maxBulk = c.srv.maxBulk.Load()
 	c.info.Lock()
-	c.info.user = slot.name
+	c.info.user = slot.Name()
 	c.info.Unlock()
 }
 
@@ -162,17 +164,17 @@ func (c *Client) authenticate(user, pass, object []byte) bool {
 		name = string(user)
 	}
 	s := c.srv
-	slot := s.acl.credentials(name, pass)
+	slot := s.acl.Credentials(name, pass)
 	if slot != nil {
 		prev := c.user.Load()
 		c.setUser(slot)
-		if slot.deleted.Load() { // ACL DELUSER ran meanwhile
+		if slot.Deleted() { // ACL DELUSER ran meanwhile
 			c.user.Store(prev)
 			slot = nil
 		}
 	}
 	if slot == nil {
-		s.aclDenied(c, aclDeniedAuth, string(object), name)
+		s.aclDenied(c, acl.DeniedAuth, string(object), name)
 		s.log.Info("authentication failed", "addr", c.addr, "user", name)
 		return false
 	}
@@ -182,9 +184,33 @@ func (c *Client) authenticate(user, pass, object []byte) bool {
 	return true
 }
 
+// LoadACLFile replaces the users with those of the ACL file at path and
+// closes connections of users that no longer exist (except by, whose
+// connection closes after its reply). On error nothing changes.
+func (s *Server) LoadACLFile(path string, by *Client) error {
+	users, err := s.acl.Table().ReadFile(path)
+	if err != nil {
+		return err
+	}
+	s.killUsers(by, s.acl.Replace(users))
+	return nil
+}
+
+// SaveACLFile writes the users to path in ACL file format, atomically.
+func (s *Server) SaveACLFile(path string) error { return s.acl.Save(path) }
+
+func (s *Server) aclFile() string { return s.opts.ACLFile }
+
+// AuthRequired reports whether new connections must authenticate: the
+// default user is off or has a password.
+func (s *Server) AuthRequired() bool { return !s.acl.DefaultOpen() }
+
+// PasswordUsers reports whether some enabled user has a password.
+func (s *Server) PasswordUsers() bool { return s.acl.AnyPassword() }
+
 // killUsers closes the connections authenticated as one of the slots (ACL
 // DELUSER, ACL LOAD); the caller's own connection closes after its reply.
-func (s *Server) killUsers(by *Client, gone []*aclSlot) {
+func (s *Server) killUsers(by *Client, gone []*acl.Slot) {
 	if len(gone) == 0 {
 		return
 	}
@@ -203,7 +229,7 @@ func (s *Server) killUsers(by *Client, gone []*aclSlot) {
 
 func cmdACLSetUser(c *Client, args [][]byte) {
 	name := string(args[2])
-	if hasSpaces(name) {
+	if acl.HasSpaces(name) {
 		c.addError("ERR Usernames can't contain spaces or null characters")
 		return
 	}
@@ -211,7 +237,7 @@ func cmdACLSetUser(c *Client, args [][]byte) {
 	for _, a := range args[3:] {
 		ops = append(ops, string(a))
 	}
-	if op, err := c.srv.acl.setUser(name, ops); err != nil {
+	if op, err := c.srv.acl.SetUser(name, ops); err != nil {
 		c.addError("ERR Error in ACL SETUSER modifier '" + trunc(op, 128) + "': " + err.Error())
 		return
 	}
@@ -227,66 +253,62 @@ func cmdACLDelUser(c *Client, args [][]byte) {
 		}
 		names = append(names, string(a))
 	}
-	gone := c.srv.acl.delete(names)
+	gone := c.srv.acl.Delete(names)
 	c.srv.killUsers(c, gone)
 	c.addInt(int64(len(gone)))
 }
 
 func cmdACLGetUser(c *Client, args [][]byte) {
-	slot := c.srv.acl.get(string(args[2]))
+	slot := c.srv.acl.Get(string(args[2]))
 	if slot == nil {
 		c.addNull()
 		return
 	}
-	u := slot.cur.Load()
+	u := slot.User()
 	c.addMap(6)
 	c.addBulkStr("flags")
-	flags := u.flags()
+	flags := u.Flags()
 	c.addSet(len(flags))
 	for _, f := range flags {
 		c.addBulkStr(f)
 	}
 	c.addBulkStr("passwords")
-	c.addArray(len(u.passwords))
-	for _, p := range u.passwords {
+	c.addArray(len(u.Passwords()))
+	for _, p := range u.Passwords() {
 		c.addBulkStr(p)
 	}
 	c.addBulkStr("commands")
-	c.addBulkStr(u.commandsString())
+	c.addBulkStr(u.CommandsString())
 	c.addBulkStr("keys")
-	c.addBulkStr(u.keysString())
+	c.addBulkStr(u.KeysString())
 	c.addBulkStr("channels")
-	c.addBulkStr(u.channelsString())
+	c.addBulkStr(u.ChannelsString())
 	c.addBulkStr("selectors")
 	c.addArray(0)
 }
 
-func cmdACLList(c *Client, args [][]byte) { c.addBulkStrs(c.srv.acl.list()...) }
+func cmdACLList(c *Client, args [][]byte) { c.addBulkStrs(c.srv.acl.List()...) }
 
-func cmdACLUsers(c *Client, args [][]byte) { c.addBulkStrs(c.srv.acl.names()...) }
+func cmdACLUsers(c *Client, args [][]byte) { c.addBulkStrs(c.srv.acl.Names()...) }
 
-func cmdACLWhoami(c *Client, args [][]byte) { c.addBulkStr(c.user.Load().name) }
+func cmdACLWhoami(c *Client, args [][]byte) { c.addBulkStr(c.user.Load().Name()) }
 
 func cmdACLCat(c *Client, args [][]byte) {
-	tab := c.srv.acl.tab
+	tab := c.srv.acl.Table()
 	if len(args) == 2 {
-		c.addBulkStrs(tab.catNames...)
+		c.addBulkStrs(tab.Categories()...)
 		return
 	}
 	if len(args) > 3 {
 		c.addError("ERR wrong number of arguments for 'acl|cat' command")
 		return
 	}
-	cat := strings.ToLower(string(args[2]))
-	if !tab.knownCategory(cat) {
+	names, ok := tab.InCategory(string(args[2]))
+	if !ok {
 		c.addError("ERR Unknown category '" + trunc(string(args[2]), 128) + "'")
 		return
 	}
-	cmds := tab.inCat[cat]
-	c.addArray(len(cmds))
-	for _, cmd := range cmds {
-		c.addBulkStr(cmd.FullName())
-	}
+	c.addBulkStrs(names...)
 }
 
 func cmdACLGenPass(c *Client, args [][]byte) {
@@ -349,7 +371,7 @@ func cmdACLLog(c *Client, args [][]byte) {
 		c.addBulkStr("count")
 		c.addInt(e.count)
 		c.addBulkStr("reason")
-		c.addBulkStr(aclReasonNames[e.reason])
+		c.addBulkStr(e.reason.String())
 		c.addBulkStr("context")
 		c.addBulkStr(e.context)
 		c.addBulkStr("object")
@@ -370,7 +392,7 @@ func cmdACLLog(c *Client, args [][]byte) {
 }
 
 func cmdACLDryRun(c *Client, args [][]byte) {
-	slot := c.srv.acl.get(string(args[2]))
+	slot := c.srv.acl.Get(string(args[2]))
 	if slot == nil {
 		c.addError("ERR User '" + trunc(string(args[2]), 128) + "' not found")
 		return
@@ -390,12 +412,12 @@ func cmdACLDryRun(c *Client, args [][]byte) {
 		c.addError("ERR wrong number of arguments for '" + cmd.FullName() + "' command")
 		return
 	}
-	reason, pos, _ := slot.cur.Load().check(cmd, sub, nil)
+	reason, pos, _ := slot.User().Check(cmd, sub, nil)
 	switch reason {
-	case aclDeniedCmd:
-		c.addBulkStr("User " + slot.name + " has no permissions to run the '" + cmd.FullName() + "' command")
-	case aclDeniedKey:
-		c.addBulkStr("User " + slot.name + " has no permissions to access the '" + string(sub[pos]) + "' key")
+	case acl.DeniedCmd:
+		c.addBulkStr("User " + slot.Name() + " has no permissions to run the '" + cmd.FullName() + "' command")
+	case acl.DeniedKey:
+		c.addBulkStr("User " + slot.Name() + " has no permissions to access the '" + string(sub[pos]) + "' key")
 	default:
 		c.addOK()
 	}
@@ -482,5 +504,43 @@ func (st SecurityStats) InfoFields() []InfoField {
 		f("client_output_buffer_limit_disconnections", st.OutputLimitDisconnections),
 		f("protected_mode_denied_connections", st.ProtectedModeRejections),
 		f("tls_handshake_failures", st.TLSHandshakeFailures),
+	}
+}
+
+// Positions that ACL key patterns check besides a command's key positions
+// (Command.ACLArgs). Tag names share the key namespace for ACL purposes: a
+// user restricted to ~app:* may tag with, invalidate and list only tags
+// matching app:*, and a key can only come to carry a tag through a user
+// allowed that tag. Dependency keys are keys.
+
+// aclFrom lists every argument from position i on.
+func aclFrom(from int) func(args [][]byte, dst []int) []int {
+	return func(args [][]byte, dst []int) []int {
+		for i := from; i < len(args); i++ {
+			dst = append(dst, i)
+		}
+		return dst
+	}
+}
+
+// aclCounted lists, from position i on, the items of every "TAGS n ..." and
+// "DEPS n ..." group. Any argument spelling TAGS or DEPS opens a group,
+// whatever it means to the command's parser, so the list is never shorter
+// than what the command will use.
+func aclCounted(from int) func(args [][]byte, dst []int) []int {
+	return func(args [][]byte, dst []int) []int {
+		for i := from; i < len(args); i++ {
+			if !eq(args[i], "tags") && !eq(args[i], "deps") || i+1 >= len(args) {
+				continue
+			}
+			n, ok := parseInt(args[i+1])
+			if !ok || n < 0 {
+				continue
+			}
+			for j := i + 2; j < len(args) && int64(j-i-2) < n; j++ {
+				dst = append(dst, j)
+			}
+		}
+		return dst
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"math"
 	"strconv"
 	"unsafe"
+
+	"github.com/cachesrv/cachesrv/internal/splitargs"
 )
 
 // Redis 7's error replies shared by many commands.
@@ -76,7 +78,7 @@ func parseInt(b []byte) (int64, bool) {
 // parseFloat parses a Redis float argument (strtold rules: no spaces, inf
 // allowed, nan refused).
 func parseFloat(b []byte) (float64, bool) {
-	if len(b) == 0 || isSpace(b[0]) || isSpace(b[len(b)-1]) {
+	if len(b) == 0 || splitargs.IsSpace(b[0]) || splitargs.IsSpace(b[len(b)-1]) {
 		return 0, false
 	}
 	f, err := strconv.ParseFloat(b2s(b), 64)

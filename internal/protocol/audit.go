@@ -36,7 +36,7 @@ func newAuditor(l *slog.Logger, t *Table) *auditor {
 
 func (a *auditor) client(c *Client, user string) []slog.Attr {
 	if user == "" {
-		user = c.user.Load().name
+		user = c.user.Load().Name()
 	}
 	return []slog.Attr{slog.String("addr", c.addr), slog.Int64("client_id", c.id), slog.String("user", user)}
 }

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cachesrv/cachesrv/internal/acl"
 	"github.com/cachesrv/cachesrv/internal/origin"
 	"github.com/cachesrv/cachesrv/internal/store"
 )
@@ -32,7 +33,7 @@ type Client struct {
 	authenticated bool
 	// user is the ACL user the connection runs as (the default user until
 	// AUTH); other goroutines read it for CLIENT KILL and ACL DELUSER.
-	user   atomic.Pointer[aclSlot]
+	user   atomic.Pointer[acl.Slot]
 	aclIdx []int // key positions scratch for ACL checks
 
 	// Output limits (flush): the write deadline in force, when the pending
@@ -94,6 +95,8 @@ type Client struct {
 	inLoop    bool
 	loopDefer *Command
 
+	cl clusterClient // ASKING, READONLY (cmd_cluster.go)
+
 	originTickets []origin.Ticket // write-behind writes to make durable after the command (cmd_origin.go)
 
 	info struct {
@@ -134,8 +137,8 @@ func newClient(s *Server, nc net.Conn) *Client {
 // when that user needs no password (new connections, RESET).
 func (c *Client) resetUser() {
 	s := c.srv
-	c.user.Store(s.acl.def)
-	c.authenticated = s.acl.defaultOpen()
+	c.user.Store(s.acl.Default())
+	c.authenticated = s.acl.DefaultOpen()
 	if !c.authenticated {
 		c.p.maxBulk = min(unauthMaxBulk, s.maxBulk.Load())
 	} else {

@@ -49,7 +49,7 @@ func cmdAuth(c *Client, args [][]byte) {
 		user, pass = args[1], args[2]
 	} else {
 		pass = args[1]
-		if c.srv.acl.defaultNopass() {
+		if c.srv.acl.DefaultNopass() {
 			c.addError("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
 			return
 		}
@@ -100,7 +100,7 @@ func cmdHello(c *Client, args [][]byte) {
 			return
 		}
 	}
-	if !c.authenticated && !c.srv.acl.defaultOpen() {
+	if !c.authenticated && !c.srv.acl.DefaultOpen() {
 		c.addError("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
 		return
 	}
@@ -470,7 +470,7 @@ func cmdClientKill(c *Client, args [][]byte) {
 		case eq(args[i], "laddr"):
 			laddr = v
 		case eq(args[i], "user"):
-			if c.srv.acl.get(v) == nil {
+			if c.srv.acl.Get(v) == nil {
 				c.addError("ERR No such user '" + v + "'")
 				return
 			}
@@ -498,7 +498,7 @@ func cmdClientKill(c *Client, args [][]byte) {
 	var n int64
 	for _, o := range c.srv.Clients() {
 		if (id != 0 && o.id != id) || (addr != "" && o.addr != addr) ||
-			(laddr != "" && o.nc.LocalAddr().String() != laddr) || (user != "" && user != o.user.Load().name) {
+			(laddr != "" && o.nc.LocalAddr().String() != laddr) || (user != "" && user != o.user.Load().Name()) {
 			continue
 		}
 		if o == c && skipMe {
@@ -563,8 +563,4 @@ func cmdShutdown(c *Client, args [][]byte) {
 	if c.srv.opts.Shutdown != nil {
 		c.srv.opts.Shutdown() // must not block: it cancels main's context
 	}
-}
-
-func cmdClusterDisabled(c *Client, args [][]byte) {
-	c.addError("ERR This instance has cluster support disabled")
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/cachesrv/cachesrv/internal/coll"
+	"github.com/cachesrv/cachesrv/internal/glob"
 	"github.com/cachesrv/cachesrv/internal/longdouble"
 	"github.com/cachesrv/cachesrv/internal/store"
 )
@@ -459,7 +460,7 @@ func cmdHScan(c *Client, args [][]byte) {
 	}
 	c.hashRead(args[1], func(fs []hfield, _ bool) {
 		c.scanReply(cursor, count, len(fs), func(i int) int {
-			if match != nil && !globMatch(match, fs[i].f, false) {
+			if match != nil && !glob.MatchBytes(match, fs[i].f, false) {
 				return 0
 			}
 			c.addBulk(fs[i].f)

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/cachesrv/cachesrv/internal/expire"
+	"github.com/cachesrv/cachesrv/internal/glob"
 	"github.com/cachesrv/cachesrv/internal/store"
 )
 
@@ -197,7 +198,7 @@ func cmdKeys(c *Client, args [][]byte) {
 	cursor := uint64(0)
 	for {
 		cursor = c.scan(cursor, 1024, func(k []byte, _ uint8) {
-			if all || globMatch(pattern, k, false) {
+			if all || glob.MatchBytes(pattern, k, false) {
 				keys = append(keys, append([]byte(nil), k...))
 			}
 		})
@@ -263,7 +264,7 @@ func cmdScan(c *Client, args [][]byte) {
 		if typ >= 0 && int(t) != typ {
 			return
 		}
-		if match != nil && !globMatch(match, k, false) {
+		if match != nil && !glob.MatchBytes(match, k, false) {
 			return
 		}
 		keys = append(keys, append([]byte(nil), k...))

@@ -273,20 +273,19 @@ func (h *leaseHandlers) get(c *Client, args [][]byte) {
 
 // fillOpts are the parsed options of CACHE.FILL and CACHE.NOTFOUND.
 type fillOpts struct {
-	ttl      []byte
-	unit     int64
-	grace    int64
-	delta    int64
-	noJitter bool
-	jitter   float64
-	tags     [][]byte
-	deps     [][]byte
+	ttl   []byte
+	unit  int64
+	grace int64
+	delta int64
+	jit   jitterOpt
+	tags  [][]byte
+	deps  [][]byte
 }
 
 // parseFillOpts parses args; negative fills take no GRACE or DELTA.
 // ok=false means the error reply was written.
 func (c *Client) parseFillOpts(args [][]byte, negative bool, o *fillOpts) bool {
-	o.jitter = -1
+	o.jit = defaultJitter
 	hasTags, hasDeps := false, false
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -309,16 +308,12 @@ func (c *Client) parseFillOpts(args [][]byte, negative bool, o *fillOpts) bool {
 			if o.delta, ok = c.parseMs(args[i], 0, math.MaxInt32, "DELTA"); !ok {
 				return false
 			}
-		case eq(a, "nojitter"):
-			o.noJitter = true
-		case eq(a, "jitter") && next:
-			f, ok := parseFloat(args[i+1])
-			if !ok || f < 0 || f > 1 {
-				c.addError("ERR jitter must be a fraction between 0 and 1")
+		case isJitterOpt(a):
+			n, ok := o.jit.parse(c, args, i)
+			if !ok {
 				return false
 			}
-			o.jitter = f
-			i++
+			i += n - 1
 		case (eq(a, "tags") && !hasTags || eq(a, "deps") && !hasDeps) && next:
 			n, ok := parseInt(args[i+1])
 			if !ok || n < 0 {
@@ -428,7 +423,7 @@ func (h *leaseHandlers) fillGeneric(c *Client, key, tokArg, val []byte, optArgs 
 	m := store.Meta{Type: store.TypeString}
 	switch {
 	case o.ttl != nil:
-		d, ok := c.ttlDeadline(o.ttl, o.unit, false, o.noJitter, o.jitter)
+		d, ok := c.ttlDeadline(o.ttl, o.unit, false, o.jit)
 		if !ok {
 			return
 		}

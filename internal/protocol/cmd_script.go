@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/cachesrv/cachesrv/internal/acl"
 	"github.com/cachesrv/cachesrv/internal/script"
 )
 
@@ -32,7 +33,7 @@ func (s *Server) initScripting() {
 	})
 	s.luaClient = &Client{srv: s, st: s.st, id: s.nextID.Add(1), resp: 2, addr: "lua", created: time.UnixMilli(s.nowMs()),
 		authenticated: true, scratch: make([]byte, 0, 64)}
-	s.luaClient.user.Store(s.acl.def)
+	s.luaClient.user.Store(s.acl.Default())
 }
 
 // SetBusyReplyThreshold sets busy-reply-threshold (lua-time-limit).
@@ -157,25 +158,30 @@ func (lc *luaCaller) Call(args [][]byte, resp int) ([]byte, bool) {
 	if write && lc.readOnly {
 		return errReply(c, "ERR Write commands are not allowed from read-only scripts."), false
 	}
-	if slot := c.user.Load(); !slot.cur.Load().unrestricted {
-		u := slot.cur.Load()
-		reason, pos, idx := u.check(cmd, args, c.aclIdx)
+	if slot := c.user.Load(); !slot.User().Unrestricted() {
+		u := slot.User()
+		reason, pos, idx := u.Check(cmd, args, c.aclIdx)
 		c.aclIdx = idx
-		if reason != aclOK {
+		if reason != acl.OK {
 			prev := lc.caller.cmd
 			lc.caller.cmd = cmd
-			if reason == aclDeniedKey {
-				s.aclDenied(lc.caller, reason, string(args[pos]), slot.name)
+			if reason == acl.DeniedKey {
+				s.aclDenied(lc.caller, reason, string(args[pos]), slot.Name())
 				lc.caller.cmd = prev
 				return errReply(c, "ERR The user executing the script can't access at least one of the keys mentioned in the command"), false
 			}
-			s.aclDenied(lc.caller, reason, cmd.FullName(), slot.name)
+			s.aclDenied(lc.caller, reason, cmd.FullName(), slot.Name())
 			lc.caller.cmd = prev
 			return errReply(c, "ERR The user executing the script can't run this command or subcommand"), false
 		}
 	}
 	if cmd.Flags&FlagDenyOOM != 0 && s.st.OverLimit() {
 		return errReply(c, "OOM command not allowed when used memory > 'maxmemory'."), false
+	}
+	if s.cluster != nil {
+		if msg := s.clusterScriptCheck(lc.caller, cmd, args); msg != "" { // cmd_cluster.go
+			return errReply(c, msg), false
+		}
 	}
 	s.call(c, cmd, args)
 	return c.out, write

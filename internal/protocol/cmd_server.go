@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cachesrv/cachesrv/internal/glob"
 	"github.com/cachesrv/cachesrv/internal/store"
 )
 
@@ -146,18 +147,18 @@ func (s *Server) InfoText(sections []string, locksHeld bool) string {
 				s.peak.Store(used)
 			}
 			peak := s.peak.Load()
-			max := s.st.MaxMemory()
+			maxMem := s.st.MaxMemory()
 			add("used_memory", used)
 			add("used_memory_human", HumanBytes(used))
 			add("used_memory_rss", rss)
 			add("used_memory_rss_human", HumanBytes(rss))
 			add("used_memory_peak", peak)
 			add("used_memory_peak_human", HumanBytes(peak))
-			add("used_memory_peak_perc", fmt.Sprintf("%.2f%%", 100*float64(used)/float64(max64(peak, 1))))
+			add("used_memory_peak_perc", fmt.Sprintf("%.2f%%", 100*float64(used)/float64(max(peak, 1))))
 			add("total_system_memory", totalSystemMemory())
 			add("total_system_memory_human", HumanBytes(totalSystemMemory()))
-			add("maxmemory", max)
-			add("maxmemory_human", HumanBytes(max))
+			add("maxmemory", maxMem)
+			add("maxmemory_human", HumanBytes(maxMem))
 			add("maxmemory_policy", s.st.Policy())
 			frag := 0.0
 			if used > 0 {
@@ -233,7 +234,9 @@ func (s *Server) InfoText(sections []string, locksHeld bool) string {
 			add("used_cpu_user_children", "0.000000")
 		case "modules":
 		case "cluster":
-			add("cluster_enabled", 0)
+			for _, f := range s.clusterInfoFields() { // cmd_cluster.go
+				add(f.Name, f.Value)
+			}
 		case "errorstats":
 			ss := srvStats()
 			keys := make([]string, 0, len(ss.Errors))
@@ -286,13 +289,6 @@ func (s *Server) InfoText(sections []string, locksHeld bool) string {
 }
 
 func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
-
-func max64(a, b int64) int64 {
-	if a > b {
-		return a
-	}
-	return b
-}
 
 func totalSystemMemory() int64 {
 	var si syscall.Sysinfo_t
@@ -586,7 +582,7 @@ func cmdCommandList(c *Client, args [][]byte) {
 		case eq(args[3], "pattern"):
 			// Subcommands match by their full name, as Redis: "config*" lists
 			// config|get, and "set" does not match config|set.
-			filter = func(cmd *Command) bool { return globMatch([]byte(v), []byte(cmd.FullName()), true) }
+			filter = func(cmd *Command) bool { return glob.MatchBytes([]byte(v), []byte(cmd.FullName()), true) }
 		case eq(args[3], "aclcat"):
 			filter = func(cmd *Command) bool {
 				for _, cat := range cmd.Categories() {

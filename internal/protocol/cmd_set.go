@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"github.com/cachesrv/cachesrv/internal/coll"
+	"github.com/cachesrv/cachesrv/internal/glob"
 	"github.com/cachesrv/cachesrv/internal/store"
 )
 
@@ -421,7 +422,7 @@ func cmdSScan(c *Client, args [][]byte) {
 	}
 	c.setRead(args[1], func(ms [][]byte, _ bool) {
 		c.scanReply(cursor, count, len(ms), func(i int) int {
-			if match != nil && !globMatch(match, ms[i], false) {
+			if match != nil && !glob.MatchBytes(match, ms[i], false) {
 				return 0
 			}
 			c.addBulk(ms[i])

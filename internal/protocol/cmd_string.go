@@ -21,11 +21,44 @@ func (c *Client) invalidExpire() {
 	c.addError("ERR invalid expire time in '" + c.cmd.Name + "' command")
 }
 
+// jitterOpt is the NOJITTER / JITTER f option of SET, GETEX, TAGSET and
+// CACHE.FILL: off turns jitter off, frac overrides the configured fraction
+// (-1: use the configured one). Start from defaultJitter.
+type jitterOpt struct {
+	off  bool
+	frac float64
+}
+
+var defaultJitter = jitterOpt{frac: -1}
+
+// isJitterOpt reports whether a is NOJITTER or JITTER.
+func isJitterOpt(a []byte) bool { return eq(a, "nojitter") || eq(a, "jitter") }
+
+// parse consumes NOJITTER or JITTER f at args[i] (isJitterOpt) and returns
+// how many arguments it used; ok=false means the error reply was written.
+func (j *jitterOpt) parse(c *Client, args [][]byte, i int) (n int, ok bool) {
+	if eq(args[i], "nojitter") {
+		j.off = true
+		return 1, true
+	}
+	if i+1 >= len(args) {
+		c.addError(errSyntax)
+		return 0, false
+	}
+	f, ok := parseFloat(args[i+1])
+	if !ok || f < 0 || f > 1 {
+		c.addError("ERR jitter must be a fraction between 0 and 1")
+		return 0, false
+	}
+	j.frac = f
+	return 2, true
+}
+
 // ttlDeadline turns an expire argument into an absolute deadline in unix
 // ms. unit is 1000 for seconds and 1 for milliseconds; abs marks EXAT/PXAT
-// style timestamps. Relative TTLs get the configured jitter unless
-// noJitter. ok=false means the reply (an error) was written.
-func (c *Client) ttlDeadline(arg []byte, unit int64, abs, noJitter bool, jitter float64) (int64, bool) {
+// style timestamps. Relative TTLs get jitter as jit says. ok=false means
+// the reply (an error) was written.
+func (c *Client) ttlDeadline(arg []byte, unit int64, abs bool, jit jitterOpt) (int64, bool) {
 	n, ok := parseInt(arg)
 	if !ok {
 		c.addError(errNotInt)
@@ -39,7 +72,7 @@ func (c *Client) ttlDeadline(arg []byte, unit int64, abs, noJitter bool, jitter 
 	if abs {
 		return ms, true
 	}
-	if !noJitter {
+	if jitter := jit.frac; !jit.off {
 		if jitter < 0 {
 			jitter = float64frombits(c.srv.jitter.Load())
 		}
@@ -105,7 +138,7 @@ type setOpts struct {
 // parseSetOpts parses SET's options from args[i:]. ok=false means the
 // error reply was written.
 func (c *Client) parseSetOpts(args [][]byte, o *setOpts) bool {
-	noJitter, jitter := false, -1.0
+	jit := defaultJitter
 	type ttlArg struct {
 		arg  []byte
 		unit int64
@@ -136,23 +169,19 @@ func (c *Client) parseSetOpts(args [][]byte, o *setOpts) bool {
 		case eq(a, "pxat") && next && ttl == nil && !o.keepTTL:
 			ttl = &ttlArg{args[i+1], 1, true}
 			i++
-		case eq(a, "nojitter"):
-			noJitter = true
-		case eq(a, "jitter") && next:
-			f, ok := parseFloat(args[i+1])
-			if !ok || f < 0 || f > 1 {
-				c.addError("ERR jitter must be a fraction between 0 and 1")
+		case isJitterOpt(a):
+			n, ok := jit.parse(c, args, i)
+			if !ok {
 				return false
 			}
-			jitter = f
-			i++
+			i += n - 1
 		default:
 			c.addError(errSyntax)
 			return false
 		}
 	}
 	if ttl != nil {
-		d, ok := c.ttlDeadline(ttl.arg, ttl.unit, ttl.abs, noJitter, jitter)
+		d, ok := c.ttlDeadline(ttl.arg, ttl.unit, ttl.abs, jit)
 		if !ok {
 			return false
 		}
@@ -283,7 +312,7 @@ func cmdSetEX(c *Client, args [][]byte)  { setWithTTL(c, args, 1000) }
 func cmdPSetEX(c *Client, args [][]byte) { setWithTTL(c, args, 1) }
 
 func setWithTTL(c *Client, args [][]byte, unit int64) {
-	d, ok := c.ttlDeadline(args[2], unit, false, false, -1)
+	d, ok := c.ttlDeadline(args[2], unit, false, defaultJitter)
 	if !ok {
 		return
 	}
@@ -307,7 +336,7 @@ func cmdGetDel(c *Client, args [][]byte) {
 func cmdGetEx(c *Client, args [][]byte) {
 	var deadline int64
 	persist, set := false, false
-	noJitter, jitter := false, -1.0
+	jit := defaultJitter
 	var ttl []byte
 	var unit int64
 	var abs bool
@@ -326,16 +355,12 @@ func cmdGetEx(c *Client, args [][]byte) {
 			}
 			abs = len(a) == 4
 			i++
-		case eq(a, "nojitter"):
-			noJitter = true
-		case eq(a, "jitter") && next:
-			f, ok := parseFloat(args[i+1])
-			if !ok || f < 0 || f > 1 {
-				c.addError("ERR jitter must be a fraction between 0 and 1")
+		case isJitterOpt(a):
+			n, ok := jit.parse(c, args, i)
+			if !ok {
 				return
 			}
-			jitter = f
-			i++
+			i += n - 1
 		default:
 			c.addError(errSyntax)
 			return
@@ -358,7 +383,7 @@ func cmdGetEx(c *Client, args [][]byte) {
 		return
 	}
 	if set {
-		d, ok := c.ttlDeadline(ttl, unit, abs, noJitter, jitter)
+		d, ok := c.ttlDeadline(ttl, unit, abs, jit)
 		if !ok {
 			return
 		}

@@ -244,10 +244,10 @@ func cmdTagKeys(c *Client, args [][]byte) {
 	}
 	// A restricted user sees only the keys its patterns allow, even under a
 	// tag it may use (a key carries a tag through whoever wrote it).
-	u := c.user.Load().cur.Load()
+	u := c.user.Load().User()
 	var keys [][]byte
 	next := x.Keys(c.db, args[1], cursor, count, c.locksHeld(), func(k []byte) {
-		if u.keyOK(k) {
+		if u.KeyOK(k) {
 			keys = append(keys, append([]byte(nil), k...))
 		}
 	})

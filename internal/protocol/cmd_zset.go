@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/cachesrv/cachesrv/internal/coll"
+	"github.com/cachesrv/cachesrv/internal/glob"
 	"github.com/cachesrv/cachesrv/internal/store"
 )
 
@@ -1066,7 +1067,7 @@ func cmdZScan(c *Client, args [][]byte) {
 	}
 	c.zsetRead(args[1], func(zs []zent, _ bool) {
 		c.scanReply(cursor, count, len(zs), func(i int) int {
-			if match != nil && !globMatch(match, zs[i].m, false) {
+			if match != nil && !glob.MatchBytes(match, zs[i].m, false) {
 				return 0
 			}
 			c.addBulk(zs[i].m)

@@ -200,7 +200,7 @@ func (l *loopConn) closeFd() {
 var loopBlockingNames = []string{
 	"blpop", "brpop", "blmove", "brpoplpush", "blmpop", "bzpopmin", "bzpopmax", "bzmpop",
 	"cache.get", "debug", "eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro",
-	"origin", "wait", "waitaof",
+	"origin", "wait", "waitaof", "migrate",
 }
 
 // initLoops prepares the event-loop settings (New).

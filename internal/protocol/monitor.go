@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cachesrv/cachesrv/internal/splitargs"
 )
 
 // MONITOR streams every command the server runs to the monitoring clients
@@ -70,7 +72,7 @@ func (s *Server) feedMonitors(c *Client, cmd *Command, args [][]byte, at time.Ti
 	b = append(b, ']')
 	for _, a := range args {
 		b = append(b, ' ')
-		b = appendRepr(b, a)
+		b = splitargs.AppendRepr(b, a)
 	}
 	b = append(b, '\r', '\n')
 	m := &s.monitors
@@ -79,33 +81,4 @@ func (s *Server) feedMonitors(c *Client, cmd *Command, args [][]byte, at time.Ti
 		mc.push(b)
 	}
 	m.mu.RUnlock()
-}
-
-// appendRepr quotes a like Redis's sdscatrepr.
-func appendRepr(b, a []byte) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for _, ch := range a {
-		switch ch {
-		case '\\', '"':
-			b = append(b, '\\', ch)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		case '\a':
-			b = append(b, '\\', 'a')
-		case '\b':
-			b = append(b, '\\', 'b')
-		default:
-			if ch >= 0x20 && ch < 0x7f {
-				b = append(b, ch)
-			} else {
-				b = append(b, '\\', 'x', hex[ch>>4], hex[ch&15])
-			}
-		}
-	}
-	return append(b, '"')
 }

@@ -2,6 +2,8 @@ package protocol
 
 import (
 	"errors"
+
+	"github.com/cachesrv/cachesrv/internal/splitargs"
 )
 
 // Protocol errors, worded as Redis 7 words them. The connection is closed
@@ -140,134 +142,15 @@ func (p *parser) inline() ([][]byte, bool, error) {
 		line = line[:len(line)-1]
 	}
 	p.r += nl + 1
-	args, err := splitArgs(line, p.args[:0])
+	args, err := splitargs.Split(line, p.args[:0])
 	if err != nil {
-		return nil, false, err
+		return nil, false, errUnbalanced
 	}
 	p.args = args
 	if len(args) == 0 {
 		return nil, true, nil
 	}
 	return args, true, nil
-}
-
-// splitArgs implements Redis's sdssplitargs in place over line (escapes are
-// decoded into the line's own bytes, which are never longer).
-func splitArgs(line []byte, out [][]byte) ([][]byte, error) {
-	i := 0
-	for {
-		for i < len(line) && isSpace(line[i]) {
-			i++
-		}
-		if i >= len(line) {
-			return out, nil
-		}
-		start := i
-		w := i // write position for decoded bytes
-		inq, insq := false, false
-		for {
-			if inq {
-				if i >= len(line) {
-					return nil, errUnbalanced
-				}
-				c := line[i]
-				if c == '\\' && i+3 < len(line) && line[i+1] == 'x' && isHex(line[i+2]) && isHex(line[i+3]) {
-					line[w] = unhex(line[i+2])<<4 | unhex(line[i+3])
-					i += 4
-					w++
-					continue
-				}
-				if c == '\\' && i+1 < len(line) {
-					i++
-					switch line[i] {
-					case 'n':
-						c = '\n'
-					case 'r':
-						c = '\r'
-					case 't':
-						c = '\t'
-					case 'b':
-						c = '\b'
-					case 'a':
-						c = '\a'
-					default:
-						c = line[i]
-					}
-					line[w] = c
-					w++
-					i++
-					continue
-				}
-				if c == '"' {
-					if i+1 < len(line) && !isSpace(line[i+1]) {
-						return nil, errUnbalanced
-					}
-					i++
-					break
-				}
-				line[w] = c
-				w++
-				i++
-				continue
-			}
-			if insq {
-				if i >= len(line) {
-					return nil, errUnbalanced
-				}
-				c := line[i]
-				if c == '\\' && i+1 < len(line) && line[i+1] == '\'' {
-					line[w] = '\''
-					w++
-					i += 2
-					continue
-				}
-				if c == '\'' {
-					if i+1 < len(line) && !isSpace(line[i+1]) {
-						return nil, errUnbalanced
-					}
-					i++
-					break
-				}
-				line[w] = c
-				w++
-				i++
-				continue
-			}
-			if i >= len(line) || isSpace(line[i]) {
-				break
-			}
-			switch line[i] {
-			case '"':
-				inq = true
-			case '\'':
-				insq = true
-			default:
-				line[w] = line[i]
-				w++
-			}
-			i++
-		}
-		out = append(out, line[start:w:w])
-	}
-}
-
-func isSpace(c byte) bool {
-	return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\v' || c == '\f'
-}
-
-func isHex(c byte) bool {
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0'
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10
-	default:
-		return c - 'A' + 10
-	}
 }
 
 // indexNL returns the index of the '\n' ending a "\r\n"-terminated line that

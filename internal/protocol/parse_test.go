@@ -175,23 +175,6 @@ func FuzzParser(f *testing.F) {
 	})
 }
 
-func FuzzGlob(f *testing.F) {
-	for _, s := range [][2]string{{"*", "abc"}, {"a?c", "abc"}, {"[a-c]*", "bcd"}, {"[^a]x", "bx"}, {"\\*", "*"}, {"[", "a"}, {"**a*b", "xxayb"}} {
-		f.Add(s[0], s[1])
-	}
-	f.Fuzz(func(t *testing.T, pattern, s string) {
-		got := globMatch([]byte(pattern), []byte(s), false)
-		// A pattern without special characters matches only itself.
-		if !bytes.ContainsAny([]byte(pattern), "*?[\\") && got != (pattern == s) {
-			t.Fatalf("literal %q vs %q: %v", pattern, s, got)
-		}
-		if pattern == "*" && s != "" && !got {
-			t.Fatalf("* did not match %q", s)
-		}
-		globMatch([]byte(pattern), []byte(s), true)
-	})
-}
-
 func FuzzParseInt(f *testing.F) {
 	for _, s := range []string{"0", "-1", "9223372036854775807", "-9223372036854775808", "01", "+1", " 1", "1a", ""} {
 		f.Add(s)

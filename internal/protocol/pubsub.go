@@ -4,7 +4,7 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/cachesrv/cachesrv/internal/config/glob"
+	"github.com/cachesrv/cachesrv/internal/glob"
 )
 
 // Pub/sub (Redis 7 semantics): SUBSCRIBE, PSUBSCRIBE, their UNSUBSCRIBEs,
@@ -70,31 +70,13 @@ func (c *Client) subReply(kind string, name []byte, null bool) {
 	c.addInt(c.numSubs())
 }
 
-// channelOK reports whether u may use channel (literal) or pattern
-// (pattern: PSUBSCRIBE, which must name one of u's patterns exactly).
-func (u *aclUser) channelOK(name []byte, pattern bool) bool {
-	if u.allChannels {
-		return true
-	}
-	for _, p := range u.channels {
-		if pattern {
-			if p == string(name) {
-				return true
-			}
-		} else if glob.MatchBytes([]byte(p), name, false) {
-			return true
-		}
-	}
-	return false
-}
-
 const errNoPermChannel = "NOPERM No permissions to access a channel"
 
 // channelsAllowed checks every channel argument against the ACL.
 func (c *Client) channelsAllowed(names [][]byte, pattern bool) bool {
-	u := c.user.Load().cur.Load()
+	u := c.user.Load().User()
 	for _, n := range names {
-		if !u.channelOK(n, pattern) {
+		if !u.ChannelOK(n, pattern) {
 			c.srv.secStats.deniedCmd.Add(1)
 			c.addError(errNoPermChannel)
 			return false

@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cachesrv/cachesrv/internal/acl"
+	"github.com/cachesrv/cachesrv/internal/cluster"
 	"github.com/cachesrv/cachesrv/internal/expire"
 	"github.com/cachesrv/cachesrv/internal/lease"
 	"github.com/cachesrv/cachesrv/internal/origin"
@@ -85,6 +87,10 @@ type Options struct {
 	// EventLoops is event-loops: the number of event loops serving plain
 	// TCP connections (eventloop.go); 0 gives every connection a goroutine.
 	EventLoops int
+	// Cluster, when not nil, runs the server as a Redis Cluster node
+	// (cmd_cluster.go); ClusterIndex is its per-slot key index.
+	Cluster      *cluster.Node
+	ClusterIndex *cluster.Index
 }
 
 // OutputLimit bounds a client's pending output: the replies produced but
@@ -121,7 +127,7 @@ type Server struct {
 	monitors    monitors
 	notify      atomic.Uint32 // notify-keyspace-events classes (notify.go)
 
-	acl      *aclUsers
+	acl      *acl.Users
 	aclLog   aclLog
 	audit    *auditor // nil when audit-log is off
 	redact   []bool   // by command id: arguments hidden from the slow log
@@ -148,7 +154,10 @@ type Server struct {
 	slowlog  slowlog
 	loading  atomic.Bool // a snapshot is loading: -LOADING (cmd_persist.go)
 
-	loops     loopState      // event loops (eventloop.go)
+	loops      loopState      // event loops (eventloop.go)
+	cluster    *cluster.Node  // nil unless cluster-enabled (cmd_cluster.go)
+	clusterIdx *cluster.Index // the per-slot key index in cluster mode
+
 	scripts   *script.Engine // EVAL and friends (cmd_script.go)
 	luaClient *Client        // the pseudo client scripts run commands on
 }
@@ -192,8 +201,12 @@ func New(o Options) *Server {
 	s.slowlog.slower.Store(o.SlowlogSlower)
 	s.slowlog.maxLen.Store(int64(o.SlowlogMaxLen))
 	s.table = buildTable()
+	if o.Cluster != nil {
+		s.cluster, s.clusterIdx = o.Cluster, o.ClusterIndex
+		s.clusterModeGuards()
+	}
 	s.stats.init(len(s.table.all))
-	s.acl = newACLUsers(newACLTable(s.table), o.RequirePass)
+	s.acl = acl.NewUsers(acl.NewTable(s.table.aclInfos()), o.RequirePass)
 	if o.AuditLogger != nil {
 		s.audit = newAuditor(o.AuditLogger, s.table)
 	}
@@ -220,7 +233,7 @@ func (s *Server) SetIdleTimeout(d time.Duration) { s.idleTimeout.Store(int64(d))
 func (s *Server) SetTCPKeepAlive(d time.Duration)  { s.keepAlive.Store(int64(d)) }
 func (s *Server) SetProtoMaxBulkLen(n int64)       { s.maxBulk.Store(n) }
 func (s *Server) SetQueryBufferLimit(n int64)      { s.maxQuery.Store(n) }
-func (s *Server) SetRequirePass(p string)          { s.acl.setDefaultPassword(p) }
+func (s *Server) SetRequirePass(p string)          { s.acl.SetDefaultPassword(p) }
 func (s *Server) SetSlowlog(slowerUs int64, n int) { s.slowlog.configure(slowerUs, n) }
 func (s *Server) SetExpireJitter(f float64)        { s.jitter.Store(float64bits(f)) }
 
@@ -303,7 +316,7 @@ func isTemporary(err error) bool {
 // admit registers a new connection or refuses it when maxclients is
 // reached.
 func (s *Server) admit(nc net.Conn) bool {
-	if s.opts.ProtectedMode && !isLocal(nc.RemoteAddr()) && s.acl.defaultNopass() {
+	if s.opts.ProtectedMode && !isLocal(nc.RemoteAddr()) && s.acl.DefaultNopass() {
 		s.secStats.protected.Add(1)
 		s.log.Debug("refused a non-loopback client: protected mode is on and the default user has no password", "addr", nc.RemoteAddr().String())
 		refuse(nc, errProtectedMode)
@@ -707,7 +720,7 @@ func (s *Server) execute(c *Client, args [][]byte) {
 	if s.scripts.Running() && s.busyRefused(c, cmd) {
 		return
 	}
-	if !c.authenticated && cmd.Flags&FlagNoAuth == 0 && !s.acl.defaultOpen() {
+	if !c.authenticated && cmd.Flags&FlagNoAuth == 0 && !s.acl.DefaultOpen() {
 		c.addError("NOAUTH Authentication required.")
 		if c.multi {
 			c.multiErr = true
@@ -715,8 +728,8 @@ func (s *Server) execute(c *Client, args [][]byte) {
 		return
 	}
 	// ACL: one branch for users allowed every command and key.
-	if slot := c.user.Load(); !slot.cur.Load().unrestricted {
-		if !s.aclAllowed(c, slot, slot.cur.Load(), cmd, args) {
+	if slot := c.user.Load(); !slot.User().Unrestricted() {
+		if !s.aclAllowed(c, slot, slot.User(), cmd, args) {
 			if c.multi {
 				c.multiErr = true
 			}
@@ -735,6 +748,9 @@ func (s *Server) execute(c *Client, args [][]byte) {
 		if c.multi {
 			c.multiErr = true
 		}
+		return
+	}
+	if s.cluster != nil && !s.clusterRoute(c, cmd, args) {
 		return
 	}
 	// A write makes room for what it brings (its arguments' bytes) before it
@@ -1000,7 +1016,7 @@ var (
 // unauthLimits applies or lifts the unauthenticated bulk limit as the
 // default user's password comes and goes.
 func (s *Server) unauthLimits(c *Client) {
-	if s.acl.defaultOpen() {
+	if s.acl.DefaultOpen() {
 		c.p.maxBulk = s.maxBulk.Load()
 	} else {
 		c.p.maxBulk = min(unauthMaxBulk, s.maxBulk.Load())
@@ -1009,7 +1025,7 @@ func (s *Server) unauthLimits(c *Client) {
 
 // unauthCheck refuses large commands from unauthenticated clients.
 func (s *Server) unauthCheck(c *Client, args [][]byte, ok bool) error {
-	if s.acl.defaultOpen() {
+	if s.acl.DefaultOpen() {
 		return nil
 	}
 	if (ok && len(args) > unauthMaxArgs) || (!ok && c.p.inMulti && c.p.argc > unauthMaxArgs) {

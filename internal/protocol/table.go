@@ -4,6 +4,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/cachesrv/cachesrv/internal/acl"
 )
 
 // Flag is a command flag as COMMAND reports it.
@@ -211,6 +213,35 @@ func (cmd *Command) keyIndexes(args [][]byte, dst []int) []int {
 		dst = append(dst, i)
 	}
 	return dst
+}
+
+// ACLID is the command's id, for acl.User.Check.
+func (cmd *Command) ACLID() int { return cmd.id }
+
+// ACLNoAuth reports whether the command runs without permission.
+func (cmd *Command) ACLNoAuth() bool { return cmd.Flags&FlagNoAuth != 0 }
+
+// ACLKeys appends the argument positions ACL key patterns must allow: the
+// keys, then the ACLArgs positions.
+func (cmd *Command) ACLKeys(args [][]byte, dst []int) []int {
+	if cmd.FirstKey > 0 {
+		dst = cmd.keyIndexes(args, dst)
+	}
+	if cmd.ACLArgs != nil {
+		dst = cmd.ACLArgs(args, dst)
+	}
+	return dst
+}
+
+// aclInfos describes the table to the ACL rules, by command id, with the
+// original command names (ACL rules name commands as they were before
+// rename-command, as in Redis).
+func (t *Table) aclInfos() []acl.CommandInfo {
+	infos := make([]acl.CommandInfo, len(t.all))
+	for i, cmd := range t.all {
+		infos[i] = acl.CommandInfo{Name: cmd.FullName(), Categories: cmd.Categories(), Container: cmd.Subs != nil}
+	}
+	return infos
 }
 
 // Categories returns the ACL categories of the command (Redis 7 rules:

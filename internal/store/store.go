@@ -137,25 +137,18 @@ func New(o Options) (*Store, error) {
 	return st, nil
 }
 
-func (st *Store) setMax(max int64) {
-	st.maxmemory.Store(max)
+func (st *Store) setMax(limit int64) {
+	st.maxmemory.Store(limit)
 	// Shards report to the shared counter in steps: large enough to keep the
 	// counter off the hot path, small enough to bound the error (all shards
-	// together lag by at most max/1024 + shards*256 bytes, see headroom).
+	// together lag by at most limit/1024 + shards*256 bytes, see headroom).
 	slack := int64(64 << 10)
-	if max > 0 {
-		if s := max / int64(len(st.shards)) / 1024; s < slack {
+	if limit > 0 {
+		if s := limit / int64(len(st.shards)) / 1024; s < slack {
 			slack = s
 		}
 	}
-	st.slack = max64(slack, minSlack)
-}
-
-func max64(a, b int64) int64 {
-	if a > b {
-		return a
-	}
-	return b
+	st.slack = max(slack, minSlack)
 }
 
 // newPolicy builds the store's policy; its clock is the time of the event

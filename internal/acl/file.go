@@ -1,4 +1,4 @@
-package protocol
+package acl
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/cachesrv/cachesrv/internal/splitargs"
 )
 
 // The ACL file holds one "user <name> <rule> ..." line per user, as in
@@ -17,8 +19,8 @@ import (
 
 // parseACLFile parses an ACL file. Its error lists every problem as
 // "<file>:<line>: <problem>", one per line.
-func (at *aclTable) parseACLFile(name string, data []byte) (map[string]*aclUser, error) {
-	users := make(map[string]*aclUser)
+func (at *Table) parseACLFile(name string, data []byte) (map[string]*User, error) {
+	users := make(map[string]*User)
 	var errs []error
 	bad := func(line int, format string, a ...any) {
 		errs = append(errs, fmt.Errorf("%s:%d: %s", name, line, fmt.Sprintf(format, a...)))
@@ -29,7 +31,7 @@ func (at *aclTable) parseACLFile(name string, data []byte) (map[string]*aclUser,
 		if len(raw) == 0 || raw[0] == '#' {
 			continue
 		}
-		args, err := splitArgs(bytes.Clone(raw), nil)
+		args, err := splitargs.Split(bytes.Clone(raw), nil)
 		if err != nil {
 			bad(line, "unbalanced quotes in ACL line")
 			continue
@@ -43,12 +45,12 @@ func (at *aclTable) parseACLFile(name string, data []byte) (map[string]*aclUser,
 			continue
 		}
 		uname := string(args[1])
-		if hasSpaces(uname) {
+		if HasSpaces(uname) {
 			bad(line, "usernames can't contain spaces or null characters")
 			continue
 		}
 		if _, dup := users[uname]; dup {
-			bad(line, "%s", aclErrDuplicate.Error())
+			bad(line, "%s", errDuplicate.Error())
 			continue
 		}
 		ops := make([]string, 0, len(args)-2)
@@ -68,26 +70,25 @@ func (at *aclTable) parseACLFile(name string, data []byte) (map[string]*aclUser,
 	return users, nil
 }
 
-// LoadACLFile replaces the users with those of the ACL file at path and
-// closes connections of users that no longer exist (except by, whose
-// connection closes after its reply). On error nothing changes.
-func (s *Server) LoadACLFile(path string, by *Client) error {
+// ReadFile reads and parses the ACL file at path. On error (every problem
+// as "<file>:<line>: <problem>", one per line) it returns no users; install
+// them with Users.Replace.
+func (at *Table) ReadFile(path string) (map[string]*User, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("cannot read ACL file: %w", err)
+		return nil, fmt.Errorf("cannot read ACL file: %w", err)
 	}
-	users, err := s.acl.tab.parseACLFile(path, data)
+	users, err := at.parseACLFile(path, data)
 	if err != nil {
-		return fmt.Errorf("ACL file has errors, no change was made:\n%w", err)
+		return nil, fmt.Errorf("ACL file has errors, no change was made:\n%w", err)
 	}
-	s.killUsers(by, s.acl.replace(users))
-	return nil
+	return users, nil
 }
 
-// SaveACLFile writes the users to path in ACL file format, atomically.
-func (s *Server) SaveACLFile(path string) error {
+// Save writes the users to path in ACL file format, atomically.
+func (a *Users) Save(path string) error {
 	var b strings.Builder
-	for _, line := range s.acl.list() {
+	for _, line := range a.List() {
 		b.WriteString(line + "\n")
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
@@ -112,11 +113,9 @@ func (s *Server) SaveACLFile(path string) error {
 	return nil
 }
 
-func (s *Server) aclFile() string { return s.opts.ACLFile }
-
-// AuthRequired reports whether new connections must authenticate: the
-// default user is off or has a password.
-func (s *Server) AuthRequired() bool { return !s.acl.defaultOpen() }
-
-// PasswordUsers reports whether some enabled user has a password.
-func (s *Server) PasswordUsers() bool { return s.acl.anyPassword() }
+func trunc(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

@@ -1,4 +1,4 @@
-package protocol
+package acl
 
 import (
 	"crypto/sha256"
@@ -10,76 +10,78 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/cachesrv/cachesrv/internal/config/glob"
+	"github.com/cachesrv/cachesrv/internal/glob"
+	"github.com/cachesrv/cachesrv/internal/splitargs"
 )
 
-// ACL users, following Redis 7's model: a user has flags (on/off, nopass),
+// Users follow Redis 7's model: a user has flags (on/off, nopass),
 // SHA-256 password hashes, key patterns, channel patterns (checked by the
-// pub/sub commands, pubsub.go) and a bitmap of allowed
-// commands indexed by command id. Selectors ("(...)"), %R~/%W~ key
-// permissions and first-argument rules ("+select|0") are not supported.
-//
-// Concurrency: an *aclUser is immutable once published. ACL SETUSER builds
-// a modified copy and publishes it in the user's aclSlot, which connections
-// authenticated as that user point to, so changes apply to them at once (as
-// in Redis). The registry's mutex serialises changes; readers only load
-// atomics.
+// pub/sub commands) and a bitmap of allowed commands indexed by command id.
+// Selectors ("(...)"), %R~/%W~ key permissions and first-argument rules
+// ("+select|0") are not supported.
 
-// aclStdCategories are Redis 7's ACL categories in ACL CAT order.
-var aclStdCategories = []string{
+// stdCategories are Redis 7's ACL categories in ACL CAT order.
+var stdCategories = []string{
 	"keyspace", "read", "write", "set", "sortedset", "list", "hash", "string",
 	"bitmap", "hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow",
 	"blocking", "dangerous", "connection", "transaction", "scripting",
 }
 
+// Reason is the outcome of a check: OK or why it was denied.
+type Reason int
+
 // Denial reasons (ACL LOG "reason").
 const (
-	aclOK = iota
-	aclDeniedCmd
-	aclDeniedKey
-	aclDeniedAuth
+	OK Reason = iota
+	DeniedCmd
+	DeniedKey
+	DeniedAuth
 )
 
-var aclReasonNames = [...]string{aclOK: "", aclDeniedCmd: "command", aclDeniedKey: "key", aclDeniedAuth: "auth"}
+var reasonNames = [...]string{OK: "", DeniedCmd: "command", DeniedKey: "key", DeniedAuth: "auth"}
 
-// aclOpError is why one ACL SETUSER rule failed; the texts are Redis's.
-type aclOpError int
+// String is the reason as ACL LOG names it ("command", "key", "auth").
+func (r Reason) String() string { return reasonNames[r] }
+
+// ruleError is why one ACL SETUSER rule failed; the texts are Redis's.
+// The registry returns it as the error of SetUser.
+type ruleError int
 
 const (
-	aclErrUnknown      aclOpError = iota + 1 // ENOENT
-	aclErrSyntax                             // EINVAL
-	aclErrKeyAfterAll                        // EEXIST
-	aclErrChanAfterAll                       // EISDIR
-	aclErrNoSuchPass                         // ENODEV
-	aclErrBadHash                            // EBADMSG
-	aclErrDuplicate                          // EALREADY
-	aclErrFirstArgSub                        // ECHILD
+	errUnknown      ruleError = iota + 1 // ENOENT
+	errSyntax                            // EINVAL
+	errKeyAfterAll                       // EEXIST
+	errChanAfterAll                      // EISDIR
+	errNoSuchPass                        // ENODEV
+	errBadHash                           // EBADMSG
+	errDuplicate                         // EALREADY
+	errFirstArgSub                       // ECHILD
 )
 
-func (e aclOpError) Error() string {
+func (e ruleError) Error() string {
 	switch e {
-	case aclErrUnknown:
+	case errUnknown:
 		return "Unknown command or category name in ACL"
-	case aclErrSyntax:
+	case errSyntax:
 		return "Syntax error"
-	case aclErrKeyAfterAll:
+	case errKeyAfterAll:
 		return "Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and does not have any effect. Try 'resetkeys' to start with an empty list of patterns"
-	case aclErrChanAfterAll:
+	case errChanAfterAll:
 		return "Adding a pattern after the * pattern (or the 'allchannels' flag) is not valid and does not have any effect. Try 'resetchannels' to start with an empty list of channels"
-	case aclErrNoSuchPass:
+	case errNoSuchPass:
 		return "The password you are trying to remove from the user does not exist"
-	case aclErrBadHash:
+	case errBadHash:
 		return "The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters"
-	case aclErrDuplicate:
+	case errDuplicate:
 		return "Duplicate user found. A user can only be defined once in config files"
-	case aclErrFirstArgSub:
+	case errFirstArgSub:
 		return "Allowing first-arg of a subcommand is not supported"
 	}
 	return "Wrong format"
 }
 
-// aclUser is one immutable version of a user's rules.
-type aclUser struct {
+// User is one immutable version of a user's rules.
+type User struct {
 	name         string
 	enabled      bool
 	nopass       bool
@@ -97,7 +99,7 @@ type aclUser struct {
 	unrestricted bool
 }
 
-func (u *aclUser) clone() *aclUser {
+func (u *User) clone() *User {
 	d := *u
 	d.passwords = slices.Clone(u.passwords)
 	d.digests = slices.Clone(u.digests)
@@ -108,9 +110,9 @@ func (u *aclUser) clone() *aclUser {
 	return &d
 }
 
-func (u *aclUser) can(id int) bool { return u.allowed[id>>6]&(1<<(uint(id)&63)) != 0 }
+func (u *User) can(id int) bool { return u.allowed[id>>6]&(1<<(uint(id)&63)) != 0 }
 
-func (u *aclUser) setBit(id int, on bool) {
+func (u *User) setBit(id int, on bool) {
 	if on {
 		u.allowed[id>>6] |= 1 << (uint(id) & 63)
 	} else {
@@ -119,7 +121,7 @@ func (u *aclUser) setBit(id int, on bool) {
 }
 
 // keyOK reports whether key matches one of the user's key patterns.
-func (u *aclUser) keyOK(key []byte) bool {
+func (u *User) keyOK(key []byte) bool {
 	if u.allKeys {
 		return true
 	}
@@ -131,64 +133,147 @@ func (u *aclUser) keyOK(key []byte) bool {
 	return false
 }
 
-// check decides whether u may run cmd with args. It returns aclOK, or the
-// reason and the position of the offending argument (for keys). idx is
-// scratch space for key positions.
-func (u *aclUser) check(cmd *Command, args [][]byte, idx []int) (reason, pos int, scratch []int) {
-	if cmd.Flags&FlagNoAuth == 0 && !u.can(cmd.id) {
-		return aclDeniedCmd, 0, idx
-	}
-	if !u.allKeys && cmd.FirstKey > 0 {
-		idx = cmd.keyIndexes(args, idx[:0])
-		for _, i := range idx {
-			if !u.keyOK(args[i]) {
-				return aclDeniedKey, i, idx
-			}
-		}
-	}
-	if !u.allKeys && cmd.ACLArgs != nil {
-		idx = cmd.ACLArgs(args, idx[:0])
-		for _, i := range idx {
-			if !u.keyOK(args[i]) {
-				return aclDeniedKey, i, idx
-			}
-		}
-	}
-	return aclOK, 0, idx
+// Command is what Check needs to know about the command being run.
+type Command interface {
+	// ACLID is the command's index in the table given to NewTable.
+	ACLID() int
+	// ACLNoAuth reports whether the command runs without permission
+	// (AUTH, HELLO, QUIT...).
+	ACLNoAuth() bool
+	// ACLKeys appends the positions of args that key patterns must allow:
+	// the keys, then other arguments sharing the key namespace (tag names,
+	// dependency keys).
+	ACLKeys(args [][]byte, dst []int) []int
 }
 
-// aclSlot is a user's identity: connections point to it, ACL SETUSER
+// Check decides whether u may run cmd with args. It returns OK, or the
+// reason and the position of the offending argument (for keys). scratch is
+// reusable space for key positions, returned for the next call; Check does
+// not allocate once it is large enough.
+func (u *User) Check(cmd Command, args [][]byte, scratch []int) (reason Reason, pos int, _ []int) {
+	if !cmd.ACLNoAuth() && !u.can(cmd.ACLID()) {
+		return DeniedCmd, 0, scratch
+	}
+	if !u.allKeys {
+		scratch = cmd.ACLKeys(args, scratch[:0])
+		for _, i := range scratch {
+			if !u.keyOK(args[i]) {
+				return DeniedKey, i, scratch
+			}
+		}
+	}
+	return OK, 0, scratch
+}
+
+// Name is the user's name.
+func (u *User) Name() string { return u.name }
+
+// Unrestricted reports whether u may run every command on every key; the
+// dispatcher then skips Check.
+func (u *User) Unrestricted() bool { return u.unrestricted }
+
+// KeyOK reports whether key matches one of the user's key patterns.
+func (u *User) KeyOK(key []byte) bool { return u.keyOK(key) }
+
+// Passwords lists the user's password hashes (lower-case hex SHA-256) in
+// the order they were added.
+func (u *User) Passwords() []string { return u.passwords }
+
+// ChannelOK reports whether u may use the channel, or with pattern the
+// PSUBSCRIBE pattern, name (Redis's ACLCheckChannelAgainstList: a channel
+// must match one of the user's patterns; a pattern must equal one).
+func (u *User) ChannelOK(name []byte, pattern bool) bool {
+	if u.allChannels {
+		return true
+	}
+	for _, p := range u.channels {
+		if pattern {
+			if p == string(name) {
+				return true
+			}
+		} else if glob.MatchBytes([]byte(p), name, false) {
+			return true
+		}
+	}
+	return false
+}
+
+// Slot is a user's identity: connections point to it, ACL SETUSER
 // replaces what it holds.
-type aclSlot struct {
+type Slot struct {
 	name    string
-	cur     atomic.Pointer[aclUser]
+	cur     atomic.Pointer[User]
 	deleted atomic.Bool
 }
 
-// aclTable is what the ACL rules need to know about the command table. It
+// Name is the user's name.
+func (s *Slot) Name() string { return s.name }
+
+// User is the user's current rules.
+func (s *Slot) User() *User { return s.cur.Load() }
+
+// Deleted reports whether the user was deleted (ACL DELUSER, ACL LOAD).
+func (s *Slot) Deleted() bool { return s.deleted.Load() }
+
+// Table is what the ACL rules need to know about the command table. It
 // is built from the original command names: ACL rules name commands as
 // they were before rename-command, as in Redis.
-type aclTable struct {
-	n        int                 // command ids
-	byName   map[string]*Command // top-level commands by original name
-	inCat    map[string][]*Command
+type Table struct {
+	n        int               // command ids
+	byName   map[string]*entry // top-level commands by original name
+	inCat    map[string][]*entry
 	catNames []string // ACL CAT order: Redis's categories, then ours
 }
 
-func newACLTable(t *Table) *aclTable {
-	at := &aclTable{n: len(t.all), byName: make(map[string]*Command), inCat: make(map[string][]*Command)}
+// CommandInfo describes one entry of the command table to the rules.
+type CommandInfo struct {
+	Name       string   // lower case; "parent|sub" for a subcommand
+	Categories []string // ACL categories
+	Container  bool     // the command has subcommands (CONFIG, CLIENT...)
+}
+
+// entry is a command as the rules see it; id is its index in the table.
+type entry struct {
+	id     int
+	name   string // full name
+	parent *entry
+	subs   map[string]*entry // non-nil for a container
+}
+
+// NewTable describes the command table to the rules: cmds[i] is the command
+// with id i (Command.ACLID). A subcommand names its parent, which must be
+// in cmds.
+func NewTable(cmds []CommandInfo) *Table {
+	at := &Table{n: len(cmds), byName: make(map[string]*entry), inCat: make(map[string][]*entry)}
 	known := map[string]bool{}
-	for _, c := range aclStdCategories {
+	for _, c := range stdCategories {
 		known[c] = true
 		at.catNames = append(at.catNames, c)
 	}
-	var extra []string
-	for _, cmd := range t.all {
-		if cmd.parent == nil {
-			at.byName[cmd.Name] = cmd
+	all := make([]*entry, len(cmds))
+	for id, info := range cmds {
+		e := &entry{id: id, name: info.Name}
+		if info.Container {
+			e.subs = make(map[string]*entry)
 		}
-		for _, cat := range cmd.Categories() {
-			at.inCat[cat] = append(at.inCat[cat], cmd)
+		all[id] = e
+		if !strings.Contains(info.Name, "|") {
+			at.byName[info.Name] = e
+		}
+	}
+	var extra []string
+	for id, info := range cmds {
+		e := all[id]
+		if i := strings.IndexByte(info.Name, '|'); i >= 0 {
+			p := at.byName[info.Name[:i]]
+			if p == nil || p.subs == nil {
+				panic("BUG: acl: subcommand " + info.Name + " without its container")
+			}
+			e.parent = p
+			p.subs[info.Name[i+1:]] = e
+		}
+		for _, cat := range info.Categories {
+			at.inCat[cat] = append(at.inCat[cat], e)
 			if !known[cat] {
 				known[cat] = true
 				extra = append(extra, cat)
@@ -200,31 +285,47 @@ func newACLTable(t *Table) *aclTable {
 	return at
 }
 
-func (at *aclTable) knownCategory(cat string) bool { return slices.Contains(at.catNames, cat) }
+func (at *Table) knownCategory(cat string) bool { return slices.Contains(at.catNames, cat) }
+
+// Categories lists the ACL categories in ACL CAT order: Redis's, then ours.
+func (at *Table) Categories() []string { return at.catNames }
+
+// InCategory lists the full names of the commands in the category, in id
+// order; ok is false for an unknown category (matched case-insensitively).
+func (at *Table) InCategory(cat string) (names []string, ok bool) {
+	cat = strings.ToLower(cat)
+	if !at.knownCategory(cat) {
+		return nil, false
+	}
+	for _, e := range at.inCat[cat] {
+		names = append(names, e.name)
+	}
+	return names, true
+}
 
 // lookup finds "cmd" or "cmd|sub" by original name.
-func (at *aclTable) lookup(name string) *Command {
+func (at *Table) lookup(name string) *entry {
 	name = strings.ToLower(name)
 	if i := strings.IndexByte(name, '|'); i >= 0 {
 		p := at.byName[name[:i]]
-		if p == nil || p.Subs == nil {
+		if p == nil || p.subs == nil {
 			return nil
 		}
-		return p.Subs[name[i+1:]]
+		return p.subs[name[i+1:]]
 	}
 	return at.byName[name]
 }
 
 // newUser is a user as ACL SETUSER creates it: off, no passwords, no keys,
 // no channels, no commands.
-func (at *aclTable) newUser(name string) *aclUser {
-	u := &aclUser{name: name, allowed: make([]uint64, (at.n+63)/64)}
+func (at *Table) newUser(name string) *User {
+	u := &User{name: name, allowed: make([]uint64, (at.n+63)/64)}
 	at.finish(u)
 	return u
 }
 
-// defaultUser is the default user for requirepass (nopass when empty).
-func (at *aclTable) defaultUser(requirepass string) *aclUser {
+// DefaultUser is the default user for requirepass (nopass when empty).
+func (at *Table) DefaultUser(requirepass string) *User {
 	u := at.newUser("default")
 	for _, op := range []string{"+@all", "~*", "&*", "on"} {
 		if err := at.apply(u, op); err != nil {
@@ -238,7 +339,7 @@ func (at *aclTable) defaultUser(requirepass string) *aclUser {
 
 // setDefaultPassword does what requirepass does to the default user:
 // resetpass, then >password or nopass.
-func setDefaultPassword(u *aclUser, pass string) {
+func setDefaultPassword(u *User, pass string) {
 	u.passwords, u.digests, u.nopass = nil, nil, false
 	if pass == "" {
 		u.nopass = true
@@ -247,7 +348,7 @@ func setDefaultPassword(u *aclUser, pass string) {
 	u.addDigest(sha256.Sum256([]byte(pass)))
 }
 
-func (u *aclUser) addDigest(d [32]byte) {
+func (u *User) addDigest(d [32]byte) {
 	for _, x := range u.digests {
 		if x == d {
 			return
@@ -257,7 +358,7 @@ func (u *aclUser) addDigest(d [32]byte) {
 	u.passwords = append(u.passwords, hex.EncodeToString(d[:]))
 }
 
-func (u *aclUser) removeDigest(d [32]byte) bool {
+func (u *User) removeDigest(d [32]byte) bool {
 	for i, x := range u.digests {
 		if x == d {
 			u.digests = slices.Delete(u.digests, i, i+1)
@@ -269,7 +370,7 @@ func (u *aclUser) removeDigest(d [32]byte) bool {
 }
 
 // finish recomputes the derived fields after rules changed.
-func (at *aclTable) finish(u *aclUser) {
+func (at *Table) finish(u *User) {
 	all := u.allKeys
 	for id := 0; all && id < at.n; id++ {
 		all = u.can(id)
@@ -279,7 +380,7 @@ func (at *aclTable) finish(u *aclUser) {
 
 // applyAll applies rules in order to a copy of u (a new user when u is
 // nil) and returns the copy, or the first failing rule and its error.
-func (at *aclTable) applyAll(u *aclUser, name string, ops []string) (*aclUser, string, error) {
+func (at *Table) applyAll(u *User, name string, ops []string) (*User, string, error) {
 	if u == nil {
 		u = at.newUser(name)
 	} else {
@@ -295,7 +396,7 @@ func (at *aclTable) applyAll(u *aclUser, name string, ops []string) (*aclUser, s
 }
 
 // apply applies one ACL SETUSER rule to u in place (Redis's ACLSetUser).
-func (at *aclTable) apply(u *aclUser, op string) error {
+func (at *Table) apply(u *User, op string) error {
 	if op == "" {
 		return nil
 	}
@@ -342,7 +443,7 @@ func (at *aclTable) apply(u *aclUser, op string) error {
 	return nil
 }
 
-func (at *aclTable) applyValued(u *aclUser, op string) error {
+func (at *Table) applyValued(u *User, op string) error {
 	switch op[0] {
 	case '>', '<', '#', '!':
 		// '>' and '<' take a password, '#' and '!' its SHA-256 in hex;
@@ -353,7 +454,7 @@ func (at *aclTable) applyValued(u *aclUser, op string) error {
 		} else {
 			var ok bool
 			if d, ok = parseHash(op[1:]); !ok {
-				return aclErrBadHash
+				return errBadHash
 			}
 		}
 		if op[0] == '>' || op[0] == '#' {
@@ -362,16 +463,16 @@ func (at *aclTable) applyValued(u *aclUser, op string) error {
 			return nil
 		}
 		if !u.removeDigest(d) {
-			return aclErrNoSuchPass
+			return errNoSuchPass
 		}
 		return nil
 	case '~':
 		if u.allKeys {
-			return aclErrKeyAfterAll
+			return errKeyAfterAll
 		}
 		pat := op[1:]
-		if hasSpaces(pat) {
-			return aclErrSyntax
+		if HasSpaces(pat) {
+			return errSyntax
 		}
 		for _, p := range u.patterns {
 			if string(p) == pat {
@@ -382,11 +483,11 @@ func (at *aclTable) applyValued(u *aclUser, op string) error {
 		return nil
 	case '&':
 		if u.allChannels {
-			return aclErrChanAfterAll
+			return errChanAfterAll
 		}
 		pat := op[1:]
-		if hasSpaces(pat) {
-			return aclErrSyntax
+		if HasSpaces(pat) {
+			return errSyntax
 		}
 		if !slices.Contains(u.channels, pat) {
 			u.channels = append(u.channels, pat)
@@ -397,7 +498,7 @@ func (at *aclTable) applyValued(u *aclUser, op string) error {
 		if len(op) > 1 && op[1] == '@' {
 			cat := strings.ToLower(op[2:])
 			if !at.knownCategory(cat) {
-				return aclErrUnknown
+				return errUnknown
 			}
 			for _, cmd := range at.inCat[cat] {
 				at.changePerm(u, cmd, allow)
@@ -410,34 +511,34 @@ func (at *aclTable) applyValued(u *aclUser, op string) error {
 			parent := at.lookup(name[:i])
 			switch {
 			case parent == nil:
-				return aclErrUnknown
+				return errUnknown
 			case parent.parent != nil:
-				return aclErrFirstArgSub
+				return errFirstArgSub
 			case i == len(name)-1:
-				return aclErrSyntax
-			case parent.Subs == nil:
+				return errSyntax
+			case parent.subs == nil:
 				// First-argument rules ("+select|0") are not supported.
-				return aclErrSyntax
+				return errSyntax
 			}
 		}
 		cmd := at.lookup(name)
 		if cmd == nil {
-			return aclErrUnknown
+			return errUnknown
 		}
 		at.changePerm(u, cmd, allow)
-		u.updateRules(cmd.FullName(), allow)
+		u.updateRules(cmd.name, allow)
 		return nil
 	case '%':
 		// %R~ / %W~ key permissions are not supported.
-		return aclErrSyntax
+		return errSyntax
 	}
-	return aclErrSyntax
+	return errSyntax
 }
 
 // changePerm allows or denies cmd and, for a container, its subcommands.
-func (at *aclTable) changePerm(u *aclUser, cmd *Command, allow bool) {
+func (at *Table) changePerm(u *User, cmd *entry, allow bool) {
 	u.setBit(cmd.id, allow)
-	for _, s := range cmd.Subs {
+	for _, s := range cmd.subs {
 		u.setBit(s.id, allow)
 	}
 }
@@ -445,7 +546,7 @@ func (at *aclTable) changePerm(u *aclUser, cmd *Command, allow bool) {
 // updateRules keeps the ordered command rules Redis shows: the rule
 // replaces earlier ones for the same name (and, for a whole command, its
 // subcommands).
-func (u *aclUser) updateRules(rule string, allow bool) {
+func (u *User) updateRules(rule string, allow bool) {
 	rule = strings.ToLower(rule)
 	u.rules = slices.DeleteFunc(u.rules, func(r string) bool {
 		name := r[1:]
@@ -472,17 +573,19 @@ func parseHash(s string) ([32]byte, bool) {
 	return d, true
 }
 
-func hasSpaces(s string) bool {
+// HasSpaces reports whether s holds white space or NUL bytes, which user
+// names and patterns may not.
+func HasSpaces(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if isSpace(s[i]) || s[i] == 0 {
+		if splitargs.IsSpace(s[i]) || s[i] == 0 {
 			return true
 		}
 	}
 	return false
 }
 
-// flags lists the user's flags as ACL GETUSER and ACL LIST show them.
-func (u *aclUser) flags() []string {
+// Flags lists the user's flags as ACL GETUSER and ACL LIST show them.
+func (u *User) Flags() []string {
 	f := []string{"off"}
 	if u.enabled {
 		f[0] = "on"
@@ -498,7 +601,7 @@ func (u *aclUser) flags() []string {
 	return f
 }
 
-func (u *aclUser) keysString() string {
+func (u *User) KeysString() string {
 	if u.allKeys {
 		return "~*"
 	}
@@ -509,7 +612,7 @@ func (u *aclUser) keysString() string {
 	return strings.Join(parts, " ")
 }
 
-func (u *aclUser) channelsString() string {
+func (u *User) ChannelsString() string {
 	if u.allChannels {
 		return "&*"
 	}
@@ -520,7 +623,7 @@ func (u *aclUser) channelsString() string {
 	return strings.Join(parts, " ")
 }
 
-func (u *aclUser) commandsString() string {
+func (u *User) CommandsString() string {
 	s := "-@all"
 	if u.allFuture {
 		s = "+@all"
@@ -531,17 +634,17 @@ func (u *aclUser) commandsString() string {
 	return s
 }
 
-// describe is the user's rules in ACL LIST / ACL file form (without the
+// Describe is the user's rules in ACL LIST / ACL file form (without the
 // "user <name>" prefix).
-func (u *aclUser) describe() string {
+func (u *User) Describe() string {
 	var b strings.Builder
-	for _, f := range u.flags() {
+	for _, f := range u.Flags() {
 		b.WriteString(f + " ")
 	}
 	for _, p := range u.passwords {
 		b.WriteString("#" + p + " ")
 	}
-	if k := u.keysString(); k != "" {
+	if k := u.KeysString(); k != "" {
 		b.WriteString(k + " ")
 	}
 	if u.allChannels {
@@ -552,45 +655,52 @@ func (u *aclUser) describe() string {
 			b.WriteString("&" + c + " ")
 		}
 	}
-	b.WriteString(u.commandsString())
+	b.WriteString(u.CommandsString())
 	return b.String()
 }
 
-// aclUsers is the server's user registry.
-type aclUsers struct {
-	tab *aclTable
-	def *aclSlot // never deleted
+// Users is the server's user registry.
+type Users struct {
+	tab *Table
+	def *Slot // never deleted
 
 	mu    sync.Mutex // serialises changes; users is copy-on-write
-	users atomic.Pointer[map[string]*aclSlot]
+	users atomic.Pointer[map[string]*Slot]
 }
 
-func newACLUsers(tab *aclTable, requirepass string) *aclUsers {
-	a := &aclUsers{tab: tab, def: &aclSlot{name: "default"}}
-	a.def.cur.Store(tab.defaultUser(requirepass))
-	m := map[string]*aclSlot{"default": a.def}
+func NewUsers(tab *Table, requirepass string) *Users {
+	a := &Users{tab: tab, def: &Slot{name: "default"}}
+	a.def.cur.Store(tab.DefaultUser(requirepass))
+	m := map[string]*Slot{"default": a.def}
 	a.users.Store(&m)
 	return a
 }
 
-func (a *aclUsers) get(name string) *aclSlot { return (*a.users.Load())[name] }
+// Table is the command table the rules were built for.
+func (a *Users) Table() *Table { return a.tab }
 
-// defaultOpen reports whether connections need no AUTH: the default user
+// Default is the default user's slot; it is never deleted.
+func (a *Users) Default() *Slot { return a.def }
+
+// Get returns the named user's slot, or nil.
+func (a *Users) Get(name string) *Slot { return (*a.users.Load())[name] }
+
+// DefaultOpen reports whether connections need no AUTH: the default user
 // is on and nopass (Redis's authRequired() is the negation).
-func (a *aclUsers) defaultOpen() bool {
+func (a *Users) DefaultOpen() bool {
 	u := a.def.cur.Load()
 	return u.enabled && u.nopass
 }
 
-// defaultNopass reports whether the default user needs no password
+// DefaultNopass reports whether the default user needs no password
 // (protected mode refuses non-loopback clients then).
-func (a *aclUsers) defaultNopass() bool { return a.def.cur.Load().nopass }
+func (a *Users) DefaultNopass() bool { return a.def.cur.Load().nopass }
 
-// credentials returns the user's slot when name/pass authenticate, in
+// Credentials returns the user's slot when name/pass authenticate, in
 // constant time with respect to the password.
-func (a *aclUsers) credentials(name string, pass []byte) *aclSlot {
+func (a *Users) Credentials(name string, pass []byte) *Slot {
 	d := sha256.Sum256(pass)
-	slot := a.get(name)
+	slot := a.Get(name)
 	if slot == nil {
 		return nil
 	}
@@ -611,8 +721,8 @@ func (a *aclUsers) credentials(name string, pass []byte) *aclSlot {
 	return nil
 }
 
-// names returns the user names, sorted.
-func (a *aclUsers) names() []string {
+// Names returns the user names, sorted.
+func (a *Users) Names() []string {
 	m := *a.users.Load()
 	out := make([]string, 0, len(m))
 	for n := range m {
@@ -622,25 +732,25 @@ func (a *aclUsers) names() []string {
 	return out
 }
 
-// list returns the users in ACL file form, sorted by name.
-func (a *aclUsers) list() []string {
+// List returns the users in ACL file form, sorted by name.
+func (a *Users) List() []string {
 	m := *a.users.Load()
 	out := make([]string, 0, len(m))
-	for _, n := range a.names() {
+	for _, n := range a.Names() {
 		if slot := m[n]; slot != nil {
-			out = append(out, "user "+n+" "+slot.cur.Load().describe())
+			out = append(out, "user "+n+" "+slot.cur.Load().Describe())
 		}
 	}
 	return out
 }
 
-// setUser applies ops to the named user (creating it) atomically: on error
+// SetUser applies ops to the named user (creating it) atomically: on error
 // nothing changes.
-func (a *aclUsers) setUser(name string, ops []string) (string, error) {
+func (a *Users) SetUser(name string, ops []string) (string, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	slot := a.get(name)
-	var cur *aclUser
+	slot := a.Get(name)
+	var cur *User
 	if slot != nil {
 		cur = slot.cur.Load()
 	}
@@ -652,7 +762,7 @@ func (a *aclUsers) setUser(name string, ops []string) (string, error) {
 		slot.cur.Store(u)
 		return "", nil
 	}
-	slot = &aclSlot{name: name}
+	slot = &Slot{name: name}
 	slot.cur.Store(u)
 	m := maps2(*a.users.Load())
 	m[name] = slot
@@ -660,8 +770,8 @@ func (a *aclUsers) setUser(name string, ops []string) (string, error) {
 	return "", nil
 }
 
-// setDefaultPassword applies requirepass to the default user.
-func (a *aclUsers) setDefaultPassword(pass string) {
+// SetDefaultPassword applies requirepass to the default user.
+func (a *Users) SetDefaultPassword(pass string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	u := a.def.cur.Load().clone()
@@ -670,12 +780,12 @@ func (a *aclUsers) setDefaultPassword(pass string) {
 	a.def.cur.Store(u)
 }
 
-// delete removes users and returns the removed slots.
-func (a *aclUsers) delete(names []string) []*aclSlot {
+// Delete removes users and returns the removed slots.
+func (a *Users) Delete(names []string) []*Slot {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	m := maps2(*a.users.Load())
-	var gone []*aclSlot
+	var gone []*Slot
 	for _, n := range names {
 		if s, ok := m[n]; ok && s != a.def {
 			s.deleted.Store(true)
@@ -687,24 +797,24 @@ func (a *aclUsers) delete(names []string) []*aclSlot {
 	return gone
 }
 
-// replace installs a complete set of users (ACL LOAD, aclfile at start).
+// Replace installs a complete set of users (ACL LOAD, aclfile at start).
 // When defs lacks "default", the default user keeps its current rules.
 // It returns the slots of users that no longer exist.
-func (a *aclUsers) replace(defs map[string]*aclUser) []*aclSlot {
+func (a *Users) Replace(defs map[string]*User) []*Slot {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	old := *a.users.Load()
-	m := make(map[string]*aclSlot, len(defs)+1)
+	m := make(map[string]*Slot, len(defs)+1)
 	for name, u := range defs {
 		slot := old[name]
 		if slot == nil {
-			slot = &aclSlot{name: name}
+			slot = &Slot{name: name}
 		}
 		slot.cur.Store(u)
 		m[name] = slot
 	}
 	m["default"] = a.def
-	var gone []*aclSlot
+	var gone []*Slot
 	for name, s := range old {
 		if _, ok := m[name]; !ok {
 			s.deleted.Store(true)
@@ -715,9 +825,9 @@ func (a *aclUsers) replace(defs map[string]*aclUser) []*aclSlot {
 	return gone
 }
 
-// anyPassword reports whether some enabled user can only be reached with a
+// AnyPassword reports whether some enabled user can only be reached with a
 // password.
-func (a *aclUsers) anyPassword() bool {
+func (a *Users) AnyPassword() bool {
 	for _, s := range *a.users.Load() {
 		if u := s.cur.Load(); u.enabled && !u.nopass && len(u.digests) > 0 {
 			return true
@@ -726,48 +836,10 @@ func (a *aclUsers) anyPassword() bool {
 	return false
 }
 
-func maps2(m map[string]*aclSlot) map[string]*aclSlot {
-	out := make(map[string]*aclSlot, len(m)+1)
+func maps2(m map[string]*Slot) map[string]*Slot {
+	out := make(map[string]*Slot, len(m)+1)
 	for k, v := range m {
 		out[k] = v
 	}
 	return out
-}
-
-// Positions that ACL key patterns check besides a command's key positions
-// (Command.ACLArgs). Tag names share the key namespace for ACL purposes: a
-// user restricted to ~app:* may tag with, invalidate and list only tags
-// matching app:*, and a key can only come to carry a tag through a user
-// allowed that tag. Dependency keys are keys.
-
-// aclFrom lists every argument from position i on.
-func aclFrom(from int) func(args [][]byte, dst []int) []int {
-	return func(args [][]byte, dst []int) []int {
-		for i := from; i < len(args); i++ {
-			dst = append(dst, i)
-		}
-		return dst
-	}
-}
-
-// aclCounted lists, from position i on, the items of every "TAGS n ..." and
-// "DEPS n ..." group. Any argument spelling TAGS or DEPS opens a group,
-// whatever it means to the command's parser, so the list is never shorter
-// than what the command will use.
-func aclCounted(from int) func(args [][]byte, dst []int) []int {
-	return func(args [][]byte, dst []int) []int {
-		for i := from; i < len(args); i++ {
-			if !eq(args[i], "tags") && !eq(args[i], "deps") || i+1 >= len(args) {
-				continue
-			}
-			n, ok := parseInt(args[i+1])
-			if !ok || n < 0 {
-				continue
-			}
-			for j := i + 2; j < len(args) && int64(j-i-2) < n; j++ {
-				dst = append(dst, j)
-			}
-		}
-		return dst
-	}
 }
