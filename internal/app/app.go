@@ -325,6 +325,7 @@ func (a *App) Run(ctx context.Context, lns []net.Listener, metricsLn net.Listene
 	if err := a.Server.Shutdown(sctx); err != nil {
 		a.Log.Warn("clients cut at shutdown timeout", "err", err)
 	}
+	a.Server.CloseMigrateConns()
 	stopOrigins()
 	if a.loaded.Load() {
 		// SIGTERM (or a SHUTDOWN that already saved: then a no-op).

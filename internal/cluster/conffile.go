@@ -20,8 +20,10 @@ import (
 // carries [slot->-id] (migrating) and [slot-<-id] (importing) entries.
 
 // saveLocked writes the config file atomically: a temporary file in the
-// same directory, fsynced, renamed over the old one, and the directory
-// fsynced.
+// same directory renamed over the old one. As Redis, it fsyncs (file and
+// directory) only when this node's config epoch changed since the last
+// save: a crash then finds either file whole, and a power loss may lose a
+// slot change that gossip gives back, never an epoch.
 func (n *Node) saveLocked() error {
 	path := n.opts.ConfigFile
 	if path == "" {
@@ -55,10 +57,15 @@ func (n *Node) saveLocked() error {
 		b.WriteByte('\n')
 	}
 	fmt.Fprintf(&b, "vars currentEpoch %d lastVoteEpoch 0\n", n.currentEpoch)
-	return writeFileAtomic(path, []byte(b.String()))
+	sync := n.myself.rec.ConfigEpoch != n.savedEpoch || !n.saved
+	if err := writeFileAtomic(path, []byte(b.String()), sync); err != nil {
+		return err
+	}
+	n.savedEpoch, n.saved = n.myself.rec.ConfigEpoch, true
+	return nil
 }
 
-func writeFileAtomic(path string, data []byte) error {
+func writeFileAtomic(path string, data []byte, sync bool) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -66,7 +73,7 @@ func writeFileAtomic(path string, data []byte) error {
 	}
 	tmp := f.Name()
 	_, err = f.Write(data)
-	if err == nil {
+	if err == nil && sync {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -78,6 +85,9 @@ func writeFileAtomic(path string, data []byte) error {
 	if err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("cannot write cluster config: %w", err)
+	}
+	if !sync {
+		return nil
 	}
 	if d, err := os.Open(dir); err == nil {
 		d.Sync()

@@ -129,6 +129,8 @@ type Node struct {
 	migrating    map[int]string
 	importing    map[int]string
 	forgotten    map[string]time.Time // FORGET's ban list (60 s, as Redis)
+	savedEpoch   uint64               // config epoch of the last fsynced save
+	saved        bool
 	view         atomic.Pointer[View]
 	gmu          sync.Mutex // guards g.ml
 	g            gossip
@@ -143,7 +145,6 @@ type Stats struct {
 	TryAgainReplies               atomic.Int64
 	SlotsTakenOver                atomic.Int64
 	KeysMigratedOut               atomic.Int64
-	KeysMigratedIn                atomic.Int64
 	MessagesSent, MessagesRecv    atomic.Int64
 }
 
@@ -493,8 +494,9 @@ func (n *Node) SetSlot(slot int, action, id string) error {
 		if _, ok := n.importing[slot]; ok && t == me {
 			delete(n.importing, slot)
 			// Redis bumps the epoch without consensus so that the new
-			// owner's claim wins everywhere.
-			n.bumpEpochLocked(true)
+			// owner's claim wins everywhere (unless it already holds the
+			// unique maximum).
+			n.bumpEpochLocked(false)
 		}
 		for _, nd := range n.nodes {
 			if nd.rec.Slots.has(slot) {

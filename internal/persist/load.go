@@ -298,11 +298,20 @@ func (l *loader) rdb(src io.Reader, maxLen int, prog *loadProgress) error {
 		if err != nil {
 			return err
 		}
+		val, typ := e.Value, store.TypeString
+		if e.Coll != nil {
+			var empty bool
+			typ, val, _, empty = store.BuildCollection(e.Coll, l.st.NowMs())
+			if empty {
+				l.stats.Expired++ // every hash field had expired
+				continue
+			}
+		}
 		if l.scan {
-			l.measure(e.Key, e.Value, e.Freq)
+			l.measure(e.Key, val, e.Freq)
 			continue
 		}
-		l.put(e.DB, e.Key, e.Value, store.Meta{Type: store.TypeString, Deadline: e.ExpireMs}, e.Freq)
+		l.put(e.DB, e.Key, val, store.Meta{Type: typ, Deadline: e.ExpireMs}, e.Freq)
 		l.progress(prog)
 	}
 	l.stats.Types = fr.Skipped
@@ -359,6 +368,12 @@ func (l *loader) put(db int, key, val []byte, m store.Meta, freq int) {
 	sh := l.st.ShardFor(h)
 	sh.Lock()
 	err := sh.SetLocked(db, key, h, val, m, now)
+	if err == nil && m.Type == store.TypeHash {
+		// Hash fields with deadlines (HEXPIRE) are reaped actively again.
+		if next := store.NextFieldDeadline(val); next != 0 {
+			sh.SetFieldDeadlineLocked(db, key, h, next, now)
+		}
+	}
 	if err == nil {
 		for range min(freq, freqTouchCap) {
 			sh.LookupLocked(db, key, h, now, store.NoStats)

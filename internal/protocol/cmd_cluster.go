@@ -36,7 +36,7 @@ const (
 // reports whether this node serves the command, and otherwise replies with
 // the redirection or error. Commands without keys are served here.
 func (s *Server) clusterRoute(c *Client, cmd *Command, args [][]byte) bool {
-	asking := c.cl.asking
+	asking := c.cl.asking || cmd.Name == "restore-asking"
 	if cmd.Name != "asking" && !c.multi {
 		c.cl.asking = false
 	}
@@ -774,7 +774,7 @@ func (s *Server) clusterInfoFields() []InfoField {
 		{"cluster_down_replies", i64(st.DownReplies.Load())},
 		{"cluster_tryagain_replies", i64(st.TryAgainReplies.Load())},
 		{"cluster_slots_taken_over", i64(st.SlotsTakenOver.Load())},
-		{"cluster_keys_migrated_out", i64(st.KeysMigratedOut.Load())},
-		{"cluster_keys_migrated_in", i64(st.KeysMigratedIn.Load())},
+		{"cluster_keys_migrated", i64(st.KeysMigratedOut.Load())},
+		{"cluster_keys_dropped_in_migration", i64(s.migrateDropped.Load())},
 	}
 }

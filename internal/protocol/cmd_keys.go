@@ -359,6 +359,7 @@ func cmdSwapDB(c *Client, args [][]byte) {
 	c.unlockAll()
 	c.keyspaceReplaced()
 	c.srv.tracking.flushed()
+	c.srv.blocked.signalDBs(int(a), int(b)) // waiters may find their keys now
 	c.addOK()
 }
 

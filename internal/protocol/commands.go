@@ -215,6 +215,7 @@ func buildTable() *Table {
 	sub(cmd, "getkeys", -3, FlagLoading|FlagStale, "Extracts the key names from an arbitrary command.", cmdCommandGetKeys)
 	sub(cmd, "help", 2, FlagLoading|FlagStale, "Returns helpful text about the different subcommands.", cmdCommandHelp)
 	addClusterCommands(t) // cmd_cluster.go
+	addMigrateCommands(t) // cmd_migrate.go
 
 	// Stampede protection (cmd_lease.go; Server.SetLeases binds the handlers)
 	// and RedisBloom-compatible Bloom filters (cmd_bloom.go). Grammars and

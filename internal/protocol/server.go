@@ -157,6 +157,9 @@ type Server struct {
 	loops      loopState      // event loops (eventloop.go)
 	cluster    *cluster.Node  // nil unless cluster-enabled (cmd_cluster.go)
 	clusterIdx *cluster.Index // the per-slot key index in cluster mode
+	migrate    migrateConns   // MIGRATE's cached connections (cmd_migrate.go)
+	// migrateDropped counts keys MIGRATE deleted without copying them.
+	migrateDropped atomic.Int64
 
 	scripts   *script.Engine // EVAL and friends (cmd_script.go)
 	luaClient *Client        // the pseudo client scripts run commands on

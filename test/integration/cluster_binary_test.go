@@ -290,3 +290,139 @@ func TestClusterBinaryCreateFailover(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterBinaryReshard moves slots holding keys with
+// redis-cli --cluster reshard while a go-redis ClusterClient reads and
+// writes: no client error, no stale read, no key lost or duplicated
+// (count and checksum of every key and value after).
+func TestClusterBinaryReshard(t *testing.T) {
+	procs := createCluster(t, 3)
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{procs[0].addr()}, MaxRedirects: 16})
+	defer cc.Close()
+	const keys = 20000
+	const workers = 4
+	// final[i] is the value key:i must hold at the end: the preload's,
+	// then the last write each worker had acknowledged.
+	final := make([]string, keys)
+	pipe := cc.Pipeline()
+	for i := range keys {
+		final[i] = "v0:" + strconv.Itoa(i)
+		pipe.Set(ctx, "key:"+strconv.Itoa(i), final[i], 0)
+		if i%1000 == 999 {
+			if _, err := pipe.Exec(ctx); err != nil {
+				t.Fatalf("preload: %v", err)
+			}
+		}
+	}
+	var (
+		stop      atomic.Bool
+		errs      atomic.Int64
+		stale     atomic.Int64
+		ops       atomic.Int64
+		wg        sync.WaitGroup
+		firstErrs = make(chan string, 5)
+	)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Worker w owns the keys i with i % workers == w: it is the only
+			// writer of those, so a read must return its last write.
+			for n := 1; !stop.Load(); n++ {
+				i := (n*7919)%(keys/workers)*workers + w
+				k := "key:" + strconv.Itoa(i)
+				if n%3 == 0 {
+					v := "v" + strconv.Itoa(n) + ":" + strconv.Itoa(i)
+					if err := cc.Set(ctx, k, v, 0).Err(); err != nil {
+						errs.Add(1)
+						select {
+						case firstErrs <- err.Error():
+						default:
+						}
+						continue
+					}
+					final[i] = v
+				} else {
+					got, err := cc.Get(ctx, k).Result()
+					if err != nil {
+						errs.Add(1)
+						select {
+						case firstErrs <- err.Error():
+						default:
+						}
+						continue
+					}
+					if got != final[i] {
+						stale.Add(1)
+					}
+				}
+				ops.Add(1)
+			}
+		}()
+	}
+	c0 := redis.NewClient(&redis.Options{Addr: procs[0].addr()})
+	defer c0.Close()
+	c1 := redis.NewClient(&redis.Options{Addr: procs[1].addr()})
+	defer c1.Close()
+	from, to := c0.ClusterMyID(ctx).Val(), c1.ClusterMyID(ctx).Val()
+	time.Sleep(200 * time.Millisecond)
+	start := time.Now()
+	const moveSlots = 200
+	out := redisCLICluster(t, "reshard", procs[0].addr(), "--cluster-from", from, "--cluster-to", to,
+		"--cluster-slots", strconv.Itoa(moveSlots), "--cluster-yes")
+	took := time.Since(start)
+	time.Sleep(200 * time.Millisecond)
+	stop.Store(true)
+	wg.Wait()
+	close(firstErrs)
+	for e := range firstErrs {
+		t.Logf("client error: %s", e)
+	}
+	if !strings.Contains(out, "Moving slot") {
+		t.Fatalf("reshard moved nothing:\n%s", out)
+	}
+	served := slotsServedBy(c0)
+	if served[procs[1].addr()] != 5462+moveSlots {
+		t.Fatalf("after reshard: %v", served)
+	}
+	t.Logf("reshard of %d slots (%d keys in all) took %v under a load of %d ops: %d errors, %d stale reads",
+		moveSlots, keys, took, ops.Load(), errs.Load(), stale.Load())
+	if errs.Load() != 0 || stale.Load() != 0 {
+		t.Fatalf("%d client errors, %d stale reads during the reshard", errs.Load(), stale.Load())
+	}
+	checkClean(t, procs[2].addr())
+	// Count and checksum: every key once, with its last acknowledged value.
+	var total int64
+	for _, p := range procs {
+		c := redis.NewClient(&redis.Options{Addr: p.addr()})
+		total += c.DBSize(ctx).Val()
+		c.Close()
+	}
+	if total != keys {
+		t.Fatalf("the nodes hold %d keys, want %d", total, keys)
+	}
+	var sumWant, sumGot uint64
+	for i := range keys {
+		got, err := cc.Get(ctx, "key:"+strconv.Itoa(i)).Result()
+		if err != nil {
+			t.Fatalf("GET key:%d after the reshard: %v", i, err)
+		}
+		sumWant += fnv64(final[i]) * uint64(i+1)
+		sumGot += fnv64(got) * uint64(i+1)
+	}
+	if sumWant != sumGot {
+		t.Fatalf("checksum of the values after the reshard %x, want %x", sumGot, sumWant)
+	}
+	if info := c0.Info(ctx, "cluster").Val(); strings.Contains(info, "cluster_keys_migrated:0\r\n") {
+		t.Fatalf("the source reports no migrated keys:\n%s", info)
+	}
+}
+
+func fnv64(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
+}

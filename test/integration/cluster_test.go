@@ -413,6 +413,10 @@ func TestClusterRedirects(t *testing.T) {
 	if err := conn.Get(ctx, "{foo}new").Err(); err == nil || !strings.HasPrefix(err.Error(), "MOVED") {
 		t.Fatalf("ASKING must last one command: %v", err)
 	}
+	// RESTORE-ASKING (what MIGRATE sends) needs no ASKING.
+	payload := cb.Dump(ctx, "foo").Val()
+	want(t, ca, "OK", "restore-asking", "{foo}restored", 0, payload)
+	wantErr(t, ca, "MOVED 12182 "+b.Addr, "restore", "{foo}restored2", 0, payload)
 	if !strings.Contains(ca.ClusterNodes(ctx).Val(), "[12182-<-"+idB+"]") || !strings.Contains(cb.ClusterNodes(ctx).Val(), "[12182->-"+idA+"]") {
 		t.Fatal("CLUSTER NODES does not show the open slot")
 	}
@@ -437,7 +441,7 @@ func TestClusterRedirects(t *testing.T) {
 		}
 	}
 	na, nb := ca.DBSize(ctx).Val(), cb.DBSize(ctx).Val()
-	if na+nb != 501 || na < 100 || nb < 100 {
+	if na+nb != 502 || na < 100 || nb < 100 {
 		t.Fatalf("keys per node: %d + %d", na, nb)
 	}
 	for i := range 500 {
@@ -445,4 +449,65 @@ func TestClusterRedirects(t *testing.T) {
 			t.Fatalf("cluster client GET k%d = %d, %v", i, v, err)
 		}
 	}
+}
+
+// TestMigrate covers MIGRATE between two standalone servers: single key
+// and KEYS forms, COPY, REPLACE, AUTH, AUTH2, TTLs kept, NOKEY, the
+// target's errors and an unreachable target.
+func TestMigrate(t *testing.T) {
+	t.Parallel()
+	src := start(t, nil).client(2)
+	dst := start(t, func(c *config.Config) { c.RequirePass = "pw" })
+	host, port, _ := strings.Cut(dst.Addr, ":")
+	d := dst.userClient("default", "pw")
+
+	want(t, src, "OK", "set", "a", "1", "PX", 60000)
+	want(t, src, "NOKEY", "migrate", host, port, "nosuch", 0, 1000, "auth", "pw")
+	wantErr(t, src, "ERR Target instance replied with error: NOAUTH", "migrate", host, port, "a", 0, 1000)
+	want(t, src, "1", "get", "a") // a failed MIGRATE keeps the key
+	want(t, src, "OK", "migrate", host, port, "a", 0, 1000, "auth", "pw")
+	want(t, src, int64(0), "exists", "a")
+	if ttl := d.PTTL(ctx, "a").Val(); ttl < 50*time.Second || ttl > 60*time.Second {
+		t.Fatalf("TTL after MIGRATE: %v", ttl)
+	}
+	want(t, d, "1", "get", "a")
+
+	// KEYS form, COPY, AUTH2, another database.
+	want(t, src, "OK", "mset", "b", "2", "c", "3")
+	want(t, src, "OK", "migrate", host, port, "", 3, 1000, "copy", "auth2", "default", "pw", "keys", "b", "c", "nosuch")
+	want(t, src, int64(2), "exists", "b", "c")
+	want(t, d, "OK", "select", 3)
+	want(t, d, []any{"2", "3"}, "mget", "b", "c")
+	// BUSYKEY without REPLACE; REPLACE overwrites.
+	want(t, src, "OK", "set", "b", "new")
+	wantErr(t, src, "ERR Target instance replied with error: BUSYKEY Target key name already exists.",
+		"migrate", host, port, "b", 3, 1000, "auth", "pw")
+	want(t, src, "OK", "migrate", host, port, "b", 3, 1000, "replace", "auth", "pw")
+	want(t, d, "new", "get", "b")
+	// Collections travel too.
+	want(t, src, int64(3), "rpush", "l", "x", "y", "z")
+	want(t, src, int64(2), "hset", "h", "f", "1", "g", "2")
+	want(t, src, "OK", "migrate", host, port, "", 0, 1000, "auth", "pw", "keys", "l", "h")
+	want(t, d, "OK", "select", 0)
+	want(t, d, []any{"x", "y", "z"}, "lrange", "l", 0, -1)
+	want(t, d, "2", "hget", "h", "g")
+	want(t, src, int64(0), "exists", "l", "h")
+	// Tagged keys are not carried (RESTORE cannot carry tags): dropped here.
+	want(t, src, "OK", "tagset", "t", "v", "tags", 1, "user:1")
+	want(t, src, "OK", "migrate", host, port, "t", 0, 1000, "auth", "pw")
+	want(t, src, int64(0), "exists", "t")
+	want(t, d, "OK", "select", 0)
+	want(t, d, int64(0), "exists", "t")
+	// Syntax and an unreachable target.
+	wantErr(t, src, "ERR When using MIGRATE KEYS option, the key argument must be set to the empty string",
+		"migrate", host, port, "c", 0, 1000, "keys", "c")
+	wantErr(t, src, "ERR syntax error", "migrate", host, port, "c", 0, 1000, "bogus")
+	closed := freeClientPort(t)
+	wantErr(t, src, "IOERR error or timeout connecting to the client", "migrate", "127.0.0.1", closed, "c", 0, 100)
+	want(t, src, "3", "get", "c")
+}
+
+func init() {
+	extraCovered["migrate"] = true
+	extraCovered["restore-asking"] = true
 }
