@@ -22,7 +22,8 @@ import (
 // would make the loop wait:
 //
 //   - before a command that may block (BLPOP and friends, CACHE.GET WAIT,
-//     DEBUG SLEEP, scripts, ORIGIN): loopBlocking decides, after arity,
+//     DEBUG SLEEP, scripts, ORIGIN, MIGRATE) or that has more than
+//     loopMaxArgs arguments (it runs long): loopBlocking decides, after arity,
 //     auth, ACL and MULTI queueing, so that the check costs one slice index
 //     for every other command;
 //   - when a write cannot complete (a slow reader): the goroutine's flush
@@ -195,6 +196,9 @@ func (l *loopConn) closeFd() {
 	l.mu.Unlock()
 }
 
+// loopMaxArgs: commands with more arguments run on a goroutine.
+const loopMaxArgs = 4096
+
 // loopBlockingNames are the commands that may wait and so run on a
 // goroutine of their own (loopBlocking refines cache.get and debug).
 var loopBlockingNames = []string{
@@ -221,6 +225,12 @@ func (s *Server) initLoops() {
 // event loop, may wait; the loop then hands the client to a goroutine,
 // which runs the command. Called by execute just before call.
 func (s *Server) loopBlocking(c *Client, cmd *Command, args [][]byte) bool {
+	if len(args) > loopMaxArgs {
+		// A command with a million arguments runs for seconds: the other
+		// clients of the loop must not wait for it.
+		c.loopDefer = cmd
+		return true
+	}
 	if !s.loops.blocking[cmd.id] {
 		return false
 	}

@@ -789,7 +789,7 @@ func (s *Server) execute(c *Client, args [][]byte) {
 		c.addQueued()
 		return
 	}
-	if c.inLoop && s.loopBlocking(c, cmd, args) {
+	if c.inLoop && (len(args) > loopMaxArgs || s.loops.blocking[cmd.id]) && s.loopBlocking(c, cmd, args) {
 		return // the loop hands c to a goroutine, which calls cmd
 	}
 	s.call(c, cmd, args)

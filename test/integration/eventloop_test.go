@@ -52,6 +52,17 @@ func TestEventLoopServes(t *testing.T) {
 	if n := infoInt(t, rdb, "stats", "event_loop_handoffs"); n != 0 {
 		t.Fatalf("event_loop_handoffs = %d for plain commands, want 0", n)
 	}
+	// A command with thousands of arguments runs long: it leaves the loop.
+	keys := make([]string, 5000)
+	for i := range keys {
+		keys[i] = "k" + itoa(i)
+	}
+	if n, err := rdb.Exists(ctx, keys...).Result(); err != nil || n != 500 {
+		t.Fatalf("EXISTS of 5000 keys = %d, %v", n, err)
+	}
+	if n := infoInt(t, rdb, "stats", "event_loop_handoffs"); n != 1 {
+		t.Fatalf("event_loop_handoffs = %d after a 5001-argument command, want 1", n)
+	}
 }
 
 // TestEventLoopBlockedClientFreesLoop: a client blocked in BLPOP or
