@@ -134,6 +134,10 @@ func (n *Node) memberlistConfig() *memberlist.Config {
 	conf.Delegate = (*delegate)(n)
 	conf.Events = (*events)(n)
 	conf.LogOutput = io.Discard
+	if len(n.opts.BusKey) > 0 {
+		conf.SecretKey = n.opts.BusKey
+		conf.GossipVerifyIncoming, conf.GossipVerifyOutgoing = true, true
+	}
 	return conf
 }
 
