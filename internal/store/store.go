@@ -399,13 +399,36 @@ func (st *Store) EvictFor(start int, need int64) (int, error) {
 	}
 	_ = start
 	now := st.NowMs()
-	pol := &st.pol
 	base := max - st.headroom(max)
 	target := base - roomFor(need, max)
-	evicted, misses := 0, 0
-	for evicted < maxVictims && misses < maxVictims && st.used.Load() > target {
+	evicted, misses, empty := 0, 0, false
+	for round := 0; round < 4 && evicted == 0 && !empty && st.used.Load() > target; round++ {
+		// A round that evicted nothing only lost races (its victims were
+		// rewritten or removed by others meanwhile): drain and try again
+		// rather than refuse the write while entries are evictable.
+		misses = 0
+		evicted, empty = st.evictRound(now, target, maxVictims, &misses)
+	}
+	st.maintain()
+	if st.used.Load() <= base || evicted > 0 {
+		// Under the bound, or progress was made: the next write continues.
+		return evicted, nil
+	}
+	// Nothing evictable and over the point where writes evict (maxmemory
+	// less its headroom: noeviction refuses writes that close to the bound).
+	return evicted, ErrOOM
+}
+
+// evictRound evicts victims in policy order until memory is at target or
+// maxVictims were evicted or went stale; empty reports that the policy had
+// no victim left.
+func (st *Store) evictRound(now, target int64, maxVictims int, misses *int) (evicted int, empty bool) {
+	pol := &st.pol
+	first := true
+	for evicted < maxVictims && *misses < maxVictims && st.used.Load() > target {
 		pol.mu.Lock()
-		if evicted == 0 && misses == 0 {
+		if first {
+			first = false
 			// Once per call: later victims' shards are drained as
 			// they are re-validated, and the write this eviction makes
 			// room for has not happened yet.
@@ -416,7 +439,7 @@ func (st *Store) EvictFor(start int, need int64) (int, error) {
 		g, ok := pol.p.Victim()
 		if !ok {
 			pol.mu.Unlock()
-			break
+			return evicted, true
 		}
 		pol.p.Remove(g)
 		o, gen := pol.owner[g], pol.gen[g]
@@ -434,18 +457,11 @@ func (st *Store) EvictFor(start int, need int64) (int, error) {
 			sh.publishLocked()
 			evicted++
 		} else {
-			misses++
+			*misses++
 		}
 		sh.mu.Unlock()
 	}
-	st.maintain()
-	if st.used.Load() <= base || evicted > 0 {
-		// Under the bound, or progress was made: the next write continues.
-		return evicted, nil
-	}
-	// Nothing evictable and over the point where writes evict (maxmemory
-	// less its headroom: noeviction refuses writes that close to the bound).
-	return evicted, ErrOOM
+	return evicted, false
 }
 
 // ExpireShard implements expire.Target: it removes up to max due entries
