@@ -516,7 +516,7 @@ func (a *App) info(section string) []protocol.InfoField {
 	case "origins":
 		return a.originsInfo()
 	case "eviction":
-		st := a.Store.Stats(false)
+		st := a.Store.Stats()
 		return []protocol.InfoField{
 			f("maxmemory_policy", a.Store.Policy()),
 			f("evicted_keys", st.RemovedBy(store.Evicted)),

@@ -35,9 +35,9 @@ func cmdSetBit(c *Client, args [][]byte) {
 		return
 	}
 	on := args[3][0] == '1'
-	sh, h := c.lockKey(args[1])
-	defer c.unlock(sh)
-	e, found := sh.LookupLocked(c.db, args[1], h, c.now, store.NoStats)
+	h := c.tx.Key(c.now, args[1])
+	defer c.tx.Release()
+	e, found := c.tx.Lookup(c.db, args[1], h, store.NoStats)
 	if found && e.Type != store.TypeString {
 		c.addError(errWrongType)
 		return
@@ -64,7 +64,7 @@ func cmdSetBit(c *Client, args [][]byte) {
 		buf[byteIdx] &^= mask
 	}
 	c.keepScratch(buf)
-	if err := sh.SetLocked(c.db, args[1], h, buf, m, c.now); err != nil {
+	if err := c.tx.Set(c.db, args[1], h, buf, m); err != nil {
 		c.storeError(err)
 		return
 	}
@@ -78,9 +78,9 @@ func cmdSetBit(c *Client, args [][]byte) {
 // readString runs fn on a string's value under its shard lock (nil for a
 // missing key), or replies WRONGTYPE.
 func (c *Client) readString(key []byte, fn func(v []byte)) {
-	sh, h := c.lockKey(key)
-	defer c.unlock(sh)
-	e, found := sh.LookupLocked(c.db, key, h, c.now, c.lookupFlags())
+	h := c.tx.Key(c.now, key)
+	defer c.tx.Release()
+	e, found := c.tx.Lookup(c.db, key, h, c.lookupFlags())
 	if found && e.Type != store.TypeString {
 		c.addError(errWrongType)
 		return
@@ -270,13 +270,13 @@ func cmdBitOp(c *Client, args [][]byte) {
 		c.addError("ERR BITOP NOT must be called with a single source key.")
 		return
 	}
-	c.lockKeys(args[2:])
-	defer c.unlockKeys()
+	c.tx.Keys(c.now, args[2:])
+	defer c.tx.Release()
 	vals := make([][]byte, len(srcs))
 	maxLen := 0
 	for i, k := range srcs {
 		h := c.st.Hash(k)
-		e, found := c.st.ShardFor(h).LookupLocked(c.db, k, h, c.now, c.lookupFlags())
+		e, found := c.tx.Lookup(c.db, k, h, c.lookupFlags())
 		if found && e.Type != store.TypeString {
 			c.addError(errWrongType)
 			return
@@ -288,9 +288,8 @@ func cmdBitOp(c *Client, args [][]byte) {
 	}
 	dst := args[2]
 	h := c.st.Hash(dst)
-	sh := c.st.ShardFor(h)
 	if maxLen == 0 {
-		sh.DeleteLocked(c.db, dst, h, c.now, store.Deleted)
+		c.tx.Delete(c.db, dst, h, store.Deleted)
 		c.addInt(0)
 		return
 	}
@@ -318,7 +317,7 @@ func cmdBitOp(c *Client, args [][]byte) {
 		}
 		out[i] = r
 	}
-	if err := sh.SetLocked(c.db, dst, h, out, store.Meta{}, c.now); err != nil {
+	if err := c.tx.Set(c.db, dst, h, out, store.Meta{}); err != nil {
 		c.storeError(err)
 		return
 	}

@@ -184,11 +184,11 @@ func (h *leaseHandlers) get(c *Client, args [][]byte) {
 		}
 	}
 	for {
-		sh, hk := c.lockKey(key)
-		e, ok := sh.LookupLocked(c.db, key, hk, c.now, flags)
+		hk := c.tx.Key(c.now, key)
+		e, ok := c.tx.Lookup(c.db, key, hk, flags)
 		if ok {
 			if e.Type != store.TypeString {
-				c.unlock(sh)
+				c.tx.Release()
 				c.addError(errWrongType)
 				done(false)
 				return
@@ -215,19 +215,19 @@ func (h *leaseHandlers) get(c *Client, args [][]byte) {
 				}
 				c.addCacheReply(stateHit, val, true, tok)
 			}
-			c.unlock(sh)
+			c.tx.Release()
 			done(false)
 			return
 		}
 		if noLease {
-			c.unlock(sh)
+			c.tx.Release()
 			c.addCacheReply(stateMiss, nil, false, 0)
 			return
 		}
 		// Inside EXEC every shard is locked: never wait there.
 		canWait := !c.inExec && c.now < waitUntil
 		g := h.m.Acquire(c.db, key, c.now, leaseMs, lease.Fill, canWait)
-		c.unlock(sh)
+		c.tx.Release()
 		switch {
 		case g.Token != 0:
 			c.addCacheReply(stateLease, nil, false, g.Token)
@@ -377,8 +377,8 @@ func (c *Client) fillRefs(x *tags.Index, key []byte, o *fillOpts) (refs []byte, 
 			continue // an entry cannot depend on itself
 		}
 		refs = x.DependencyRef(c.db, d, refs)
-		sh, h := c.lockKey(d)
-		if e, ok := sh.LookupLocked(c.db, d, h, c.now, store.NoStats|store.NoTouch); ok {
+		h := c.tx.Key(c.now, d)
+		if e, ok := c.tx.Lookup(c.db, d, h, store.NoStats|store.NoTouch); ok {
 			var inherited []byte
 			for i := 0; i < store.NumTags(e.Tags); i++ {
 				if r := store.TagAt(e.Tags, i); !x.IsDependencyOf(c.db, key, r) {
@@ -390,7 +390,7 @@ func (c *Client) fillRefs(x *tags.Index, key []byte, o *fillOpts) (refs []byte, 
 				capDeadline = e.Deadline
 			}
 		}
-		c.unlock(sh)
+		c.tx.Release()
 	}
 	return refs, capDeadline, true
 }
@@ -466,14 +466,14 @@ func (h *leaseHandlers) fillGeneric(c *Client, key, tokArg, val []byte, optArgs 
 		v = lease.AppendEnvelope(c.scratch[:0], o.delta, negative, val)
 		c.keepScratch(v)
 	}
-	sh, hk := c.lockKey(key)
+	hk := c.tx.Key(c.now, key)
 	if !force && !h.m.Fill(c.db, key, tok, c.now, o.tags) {
-		c.unlock(sh)
+		c.tx.Release()
 		c.addInt(0)
 		return
 	}
-	err := sh.SetLocked(c.db, key, hk, v, m, c.now)
-	c.unlock(sh)
+	err := c.tx.Set(c.db, key, hk, v, m)
+	c.tx.Release()
 	if err != nil {
 		c.storeError(err)
 		return
@@ -514,9 +514,9 @@ func (h *leaseHandlers) stale(c *Client, args [][]byte) {
 		}
 	}
 	key := args[1]
-	sh, hk := c.lockKey(key)
-	defer c.unlock(sh)
-	e, ok := sh.LookupLocked(c.db, key, hk, c.now, store.NoStats|store.NoTouch|store.AllowStale)
+	hk := c.tx.Key(c.now, key)
+	defer c.tx.Release()
+	e, ok := c.tx.Lookup(c.db, key, hk, store.NoStats|store.NoTouch|store.AllowStale)
 	if !ok {
 		c.addInt(0)
 		return
@@ -533,7 +533,7 @@ func (h *leaseHandlers) stale(c *Client, args [][]byte) {
 	}
 	if _, _, negative := lease.ParseEnvelope(e.Value); negative || grace == 0 {
 		// Nothing worth serving stale: drop it.
-		sh.DeleteLocked(c.db, key, hk, c.now, store.Deleted)
+		c.tx.Delete(c.db, key, hk, store.Deleted)
 		c.addInt(1)
 		return
 	}
@@ -543,7 +543,7 @@ func (h *leaseHandlers) stale(c *Client, args [][]byte) {
 	if e.Deadline != 0 && e.Deadline < m.Deadline {
 		m.Deadline = e.Deadline
 	}
-	sh.SetMetaLocked(c.db, key, hk, m, c.now)
+	c.tx.SetMeta(c.db, key, hk, m)
 	c.addInt(1)
 }
 

@@ -27,9 +27,9 @@ func cmdMemoryUsage(c *Client, args [][]byte) {
 		c.addError(errSyntax)
 		return
 	}
-	sh, h := c.lockKey(args[2])
-	defer c.unlock(sh)
-	n, ok := sh.UsageLocked(c.db, args[2], h, c.now)
+	h := c.tx.Key(c.now, args[2])
+	defer c.tx.Release()
+	n, ok := c.tx.Usage(c.db, args[2], h)
 	if !ok {
 		c.addNull()
 		return
@@ -39,7 +39,7 @@ func cmdMemoryUsage(c *Client, args [][]byte) {
 
 func cmdMemoryStats(c *Client, args [][]byte) {
 	s := c.srv
-	st := s.st.Stats(c.locksHeld())
+	st := c.tx.Stats()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	_, scriptBytes := s.scripts.CacheStats()
@@ -170,15 +170,15 @@ func cmdDebug(c *Client, args [][]byte) {
 		time.Sleep(time.Duration(secs * float64(time.Second)))
 		c.addOK()
 	case eq(args[1], "object") && len(args) == 3:
-		sh, h := c.lockKey(args[2])
-		defer c.unlock(sh)
-		e, ok := sh.LookupLocked(c.db, args[2], h, c.now, store.NoTouch|store.NoStats)
+		h := c.tx.Key(c.now, args[2])
+		defer c.tx.Release()
+		e, ok := c.tx.Lookup(c.db, args[2], h, store.NoTouch|store.NoStats)
 		if !ok {
 			c.addError("ERR no such key")
 			return
 		}
-		idle, _, _ := sh.IdleLocked(c.db, args[2], h, c.now)
-		n, _ := sh.UsageLocked(c.db, args[2], h, c.now)
+		idle, _, _ := c.tx.Idle(c.db, args[2], h)
+		n, _ := c.tx.Usage(c.db, args[2], h)
 		c.addSimple(fmt.Sprintf("Value at:0x0 refcount:1 encoding:%s serializedlength:%d lru:0 lru_seconds_idle:%d charged_bytes:%d",
 			objectEncoding(e.Value), len(e.Value), idle/1000, n))
 	case eq(args[1], "set-active-expire") && len(args) == 3:

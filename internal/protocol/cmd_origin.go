@@ -131,7 +131,7 @@ func cmdOriginWarm(c *Client, args [][]byte) {
 	if !ok {
 		return
 	}
-	if c.locksHeld() {
+	if c.tx.Held() {
 		c.addError("ERR ORIGIN WARM cannot run inside MULTI")
 		return
 	}
@@ -155,7 +155,7 @@ func cmdOriginFlush(c *Client, args [][]byte) {
 	if !ok {
 		return
 	}
-	if c.locksHeld() {
+	if c.tx.Held() {
 		c.addError("ERR ORIGIN FLUSH cannot run inside MULTI")
 		return
 	}
@@ -271,8 +271,8 @@ func (c *Client) originLoad(rt *origin.Route, key []byte) (val []byte, found, ok
 // originGet is GET when origins are configured.
 func originGet(c *Client, key []byte) {
 	m := c.srv.origins
-	sh, h := c.lockKey(key)
-	e, ok := sh.LookupLocked(c.db, key, h, c.now, c.lookupFlags())
+	h := c.tx.Key(c.now, key)
+	e, ok := c.tx.Lookup(c.db, key, h, c.lookupFlags())
 	if ok {
 		switch {
 		case e.Type != store.TypeString:
@@ -282,12 +282,12 @@ func originGet(c *Client, key []byte) {
 		default:
 			c.addBulk(e.Value)
 		}
-		c.unlock(sh)
+		c.tx.Release()
 		return
 	}
-	c.unlock(sh)
+	c.tx.Release()
 	rt := m.Match(key)
-	if rt == nil || c.locksHeld() || !rt.ReadThrough() {
+	if rt == nil || c.tx.Held() || !rt.ReadThrough() {
 		c.addNull()
 		return
 	}
@@ -310,16 +310,16 @@ func originMGet(c *Client, args [][]byte) {
 	have := make([]bool, len(keys))
 	var miss []int
 	for i, k := range keys {
-		sh, h := c.lockKey(k)
-		e, ok := sh.LookupLocked(c.db, k, h, c.now, c.lookupFlags())
+		h := c.tx.Key(c.now, k)
+		e, ok := c.tx.Lookup(c.db, k, h, c.lookupFlags())
 		if ok && e.Type == store.TypeString && !m.Hit(c.db, k, e.Value, e.Deadline, c.now) {
 			vals[i], have[i] = append([]byte(nil), e.Value...), true
 		} else if !ok {
 			miss = append(miss, i)
 		}
-		c.unlock(sh)
+		c.tx.Release()
 	}
-	if !c.locksHeld() {
+	if !c.tx.Held() {
 		for _, i := range miss {
 			rt := m.Match(keys[i])
 			if rt == nil || !rt.ReadThrough() {
@@ -349,16 +349,16 @@ func originMGet(c *Client, args [][]byte) {
 // written.
 func (c *Client) originPreload(key []byte) bool {
 	m := c.srv.origins
-	if c.locksHeld() {
+	if c.tx.Held() {
 		return true
 	}
 	rt := m.Match(key)
 	if rt == nil || !rt.ReadThrough() {
 		return true
 	}
-	sh, h := c.lockKey(key)
-	exists := sh.ExistsLocked(c.db, key, h, c.now)
-	c.unlock(sh)
+	h := c.tx.Key(c.now, key)
+	exists := c.tx.Exists(c.db, key, h)
+	c.tx.Release()
 	if exists {
 		return true
 	}
@@ -374,7 +374,7 @@ func (c *Client) originWriteThrough(key, val []byte, del bool) bool {
 	if rt == nil || !rt.WriteThrough() {
 		return true
 	}
-	if c.locksHeld() {
+	if c.tx.Held() {
 		c.addError("ERR ORIGIN write-through keys cannot be written inside MULTI")
 		return false
 	}
@@ -391,14 +391,14 @@ func (c *Client) originWriteThrough(key, val []byte, del bool) bool {
 // changed, with the key's shard lock held. On failure (journal full) it
 // removes the key from the cache, so that reads go to the origin, and
 // writes the error reply; ok=false then.
-func (c *Client) originWrittenLocked(sh *store.Shard, key []byte, h uint64, val []byte, del bool) bool {
+func (c *Client) originWrittenLocked(key []byte, h uint64, val []byte, del bool) bool {
 	rt := c.srv.origins.Match(key)
 	if rt == nil || !rt.WriteBehind() {
 		return true
 	}
 	t, err := c.srv.origins.EnqueueLocked(rt, key, val, del)
 	if err != nil {
-		sh.DeleteLocked(c.db, key, h, c.now, store.Deleted)
+		c.tx.Delete(c.db, key, h, store.Deleted)
 		c.originError(err)
 		return false
 	}

@@ -21,9 +21,9 @@ const (
 const restoreTouchCap = 15
 
 func cmdDump(c *Client, args [][]byte) {
-	sh, h := c.lockKey(args[1])
-	defer c.unlock(sh)
-	e, ok := sh.LookupLocked(c.db, args[1], h, c.now, store.NoTouch|store.NoStats)
+	h := c.tx.Key(c.now, args[1])
+	defer c.tx.Release()
+	e, ok := c.tx.Lookup(c.db, args[1], h, store.NoTouch|store.NoStats)
 	if !ok {
 		c.addNull()
 		return
@@ -77,9 +77,9 @@ func cmdRestore(c *Client, args [][]byte) {
 			return
 		}
 	}
-	sh, h := c.lockKey(key)
-	defer c.unlock(sh)
-	exists := sh.ExistsLocked(c.db, key, h, c.now)
+	h := c.tx.Key(c.now, key)
+	defer c.tx.Release()
+	exists := c.tx.Exists(c.db, key, h)
 	if !replace && exists {
 		c.addError(errBusyKey)
 		return
@@ -122,12 +122,12 @@ func cmdRestore(c *Client, args [][]byte) {
 		// Already expired: Redis replies OK and stores nothing (REPLACE
 		// still removes the old key).
 		if exists {
-			sh.DeleteLocked(c.db, key, h, c.now, store.Deleted)
+			c.tx.Delete(c.db, key, h, store.Deleted)
 		}
 		c.addOK()
 		return
 	}
-	if err := sh.SetLocked(c.db, key, h, val, store.Meta{Type: store.TypeString, Deadline: deadline}, c.now); err != nil {
+	if err := c.tx.Set(c.db, key, h, val, store.Meta{Type: store.TypeString, Deadline: deadline}); err != nil {
 		c.storeError(err)
 		return
 	}
@@ -135,7 +135,7 @@ func cmdRestore(c *Client, args [][]byte) {
 	// IDLETIME is validated but cannot be applied: no policy can backdate
 	// an access.
 	for range min(freq, restoreTouchCap) {
-		sh.LookupLocked(c.db, key, h, c.now, store.NoStats)
+		c.tx.Lookup(c.db, key, h, store.NoStats)
 	}
 	c.addOK()
 }

@@ -99,10 +99,12 @@ func evalGeneric(c *Client, args [][]byte, bySHA, readOnly bool) {
 			return
 		}
 	}
-	c.lockAll()
-	defer c.unlockAll()
+	c.tx.Hold(c.now)
+	defer c.tx.Unhold()
 
 	lc := s.luaClient
+	lc.tx = c.tx // the script's commands run under the caller's Hold
+	defer func() { lc.tx = nil }()
 	lc.db = c.db
 	lc.user.Store(c.user.Load())
 	lc.inExec = true

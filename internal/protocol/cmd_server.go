@@ -39,7 +39,7 @@ func cmdInfo(c *Client, args [][]byte) {
 			sections = append(sections, s)
 		}
 	}
-	c.addVerbatim(c.srv.InfoText(sections, c.locksHeld()))
+	c.addVerbatim(c.srv.InfoText(sections, c.tx))
 }
 
 // RSS returns the process's resident set size in bytes (Linux; 0
@@ -74,14 +74,15 @@ func HumanBytes(n int64) string {
 	}
 }
 
-// InfoText renders INFO for the given sections.
-func (s *Server) InfoText(sections []string, locksHeld bool) string {
+// InfoText renders INFO for the given sections; the store's statistics are
+// read within tx (the caller's, which may hold every shard inside EXEC).
+func (s *Server) InfoText(sections []string, tx *store.Txn) string {
 	var b strings.Builder
 	seen := map[string]bool{}
 	var st *store.Stats
 	storeStats := func() *store.Stats {
 		if st == nil {
-			x := s.st.Stats(locksHeld)
+			x := tx.Stats()
 			st = &x
 		}
 		return st

@@ -363,7 +363,7 @@ func (s *Server) serveClient(c *Client) {
 		if r := recover(); r != nil {
 			// Handlers recover their own panics; this is the parser or the
 			// connection loop. Close this client, keep serving the others.
-			c.unlockHeld()
+			c.tx.Release()
 			c.killed.Store(true)
 			s.stats.panics.Add(1)
 			s.log.Error("panic in connection loop", "addr", c.addr, "panic", r, "stack", string(debug.Stack()))
@@ -822,7 +822,7 @@ func (s *Server) slowlogArgs(cmd *Command, args [][]byte) [][]byte {
 func (s *Server) invoke(c *Client, cmd *Command, args [][]byte) {
 	defer func() {
 		if r := recover(); r != nil {
-			c.unlockHeld()
+			c.tx.Release()
 			s.stats.panics.Add(1)
 			s.log.Error("panic in command handler", "cmd", cmd.FullName(), "panic", r, "stack", string(debug.Stack()))
 			c.addError("ERR internal error while executing '" + cmd.FullName() + "'")

@@ -292,7 +292,7 @@ func TestInvalidateReclaimsMemory(t *testing.T) {
 	for {
 		// The records go; the tables keep their capacity for the next fill.
 		used := s.App.Store.UsedMemory()
-		if s.App.Store.DBSize(0, false) == 0 && used-base < (loaded-base)*15/100 {
+		if s.App.Store.DBSize(0) == 0 && used-base < (loaded-base)*15/100 {
 			t.Logf("used_memory: base %d, loaded %d, after invalidation %d", base, loaded, used)
 			break
 		}
