@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cachesrv/cachesrv/internal/cluster"
 	"github.com/cachesrv/cachesrv/internal/config"
 	"github.com/cachesrv/cachesrv/internal/expire"
 	"github.com/cachesrv/cachesrv/internal/glob"
@@ -65,6 +66,10 @@ type App struct {
 	loaded  atomic.Bool // the load at start is done
 	// MetricsHandler, when set before Run, is served on metrics-addr.
 	MetricsHandler http.Handler
+	// Cluster is the Redis Cluster node and ClusterIndex its per-slot key
+	// index; both nil unless cluster-enabled (cluster.go).
+	Cluster      *cluster.Node
+	ClusterIndex *cluster.Index
 }
 
 // Option changes how New builds an App beyond the configuration.
@@ -138,6 +143,9 @@ func New(cfg *config.Config, log *slog.Logger, level *slog.LevelVar, opts ...Opt
 	}); err != nil {
 		return nil, fmt.Errorf("build persister: %w", err)
 	}
+	if err := a.setupCluster(cfg); err != nil {
+		return nil, err
+	}
 	port := cfg.Port
 	a.Server = protocol.New(protocol.Options{
 		Store:            st,
@@ -165,6 +173,8 @@ func New(cfg *config.Config, log *slog.Logger, level *slog.LevelVar, opts ...Opt
 		PubSubLimit:      pubsubLimit(cfg),
 		TrackingMaxKeys:  cfg.TrackingTableMaxKeys,
 		Clock:            bo.fakeClock(),
+		Cluster:          a.Cluster,
+		ClusterIndex:     a.ClusterIndex,
 	})
 	a.Server.SetTags(a.Tags)
 	a.Server.SetBusyReplyThreshold(time.Duration(cfg.BusyReplyThreshold) * time.Millisecond)
@@ -223,7 +233,7 @@ func (a *App) Run(ctx context.Context, lns []net.Listener, metricsLn net.Listene
 	a.cancelMu.Unlock()
 
 	var wg sync.WaitGroup
-	errs := make(chan error, len(lns)+2)
+	errs := make(chan error, len(lns)+4)
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	defer stopSweep()
 	wg.Add(1)
@@ -282,6 +292,7 @@ func (a *App) Run(ctx context.Context, lns []net.Listener, metricsLn net.Listene
 			}
 		}()
 	}
+	waitCluster := a.startCluster(sweepCtx, lns, errs)
 	var errList []error
 	a.cfgMu.Lock()
 	startEmpty := a.cfg.StartEmptyOnBadSnapshot
@@ -313,6 +324,7 @@ func (a *App) Run(ctx context.Context, lns []net.Listener, metricsLn net.Listene
 	if err := a.Server.Shutdown(sctx); err != nil {
 		a.Log.Warn("clients cut at shutdown timeout", "err", err)
 	}
+	a.Server.CloseMigrateConns()
 	stopOrigins()
 	if a.loaded.Load() {
 		// SIGTERM (or a SHUTDOWN that already saved: then a no-op).
@@ -326,6 +338,7 @@ func (a *App) Run(ctx context.Context, lns []net.Listener, metricsLn net.Listene
 		}
 	}
 	stopSweep()
+	waitCluster()
 	wg.Wait()
 	a.Persist.Close()
 	close(errs)

@@ -129,6 +129,16 @@ type Config struct {
 	StartEmptyOnBadSnapshot bool   // start-empty-on-bad-snapshot
 	SaveOnShutdown          bool   // save-on-shutdown
 
+	// Cluster (cluster.go, docs/cluster.md).
+
+	ClusterEnabled             bool   // cluster-enabled
+	ClusterPort                int    // cluster-port: 0 = port + 10000
+	ClusterConfigFile          string // cluster-config-file, relative to Dir
+	ClusterNodeTimeout         int64  // cluster-node-timeout: ms
+	ClusterRequireFullCoverage bool   // cluster-require-full-coverage
+	ClusterSlotTakeover        bool   // cluster-slot-takeover: cache-style failover
+	ClusterAnnounceIP          string // cluster-announce-ip
+
 	// Origins (docs/origins.md). Write-behind journals live under Dir.
 
 	OriginsWarmOnStart bool          // origins-warm-on-start
@@ -215,10 +225,15 @@ func Default() *Config {
 		ShutdownTimeout: 10 * time.Second,
 		AuditLog:        false,
 
-		Dir:                ".",
-		DBFilename:         "dump.rdb",
-		OriginsWarmOnStart: true,
-		OriginsWarmTimeout: 30 * time.Second,
+		Dir:        ".",
+		DBFilename: "dump.rdb",
+
+		ClusterConfigFile:          "nodes.conf",
+		ClusterNodeTimeout:         15000,
+		ClusterRequireFullCoverage: true,
+		ClusterSlotTakeover:        true,
+		OriginsWarmOnStart:         true,
+		OriginsWarmTimeout:         30 * time.Second,
 	}
 }
 

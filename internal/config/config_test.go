@@ -70,6 +70,14 @@ var nonDefault = map[string]string{
 	"busy-reply-threshold":        "250",
 	"origins-warm-on-start":       "no",
 	"origins-warm-timeout":        "5s",
+
+	"cluster-enabled":               "yes",
+	"cluster-port":                  "17000",
+	"cluster-config-file":           "node-1.conf",
+	"cluster-node-timeout":          "2000",
+	"cluster-require-full-coverage": "no",
+	"cluster-slot-takeover":         "no",
+	"cluster-announce-ip":           "10.0.0.7",
 }
 
 func TestDefaultIsValid(t *testing.T) {

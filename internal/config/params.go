@@ -161,7 +161,7 @@ func meta(name, typ string, flags int, doc string) Param {
 }
 
 func buildTable() []*param {
-	return append(baseParams(), persistParams()...)
+	return append(append(baseParams(), persistParams()...), clusterParams()...)
 }
 
 func baseParams() []*param {

@@ -574,6 +574,35 @@ func (m *Manager) Warm(ctx context.Context, rt *Route) (int, error) {
 	return n, nil
 }
 
+// schedulePoll is how often a scheduled warm checks the store's clock. The
+// clock is the store's (injectable: tests advance a fake clock), so the
+// schedule is polled rather than slept on.
+const schedulePoll = 100 * time.Millisecond
+
+// warmOnSchedule re-runs rt's warm query at every time its warm_schedule
+// names, until ctx ends. Runs never overlap (one goroutine per route); a
+// run that outlasts the next scheduled time makes the schedule skip it.
+func (m *Manager) warmOnSchedule(ctx context.Context, rt *Route) {
+	now := func() time.Time { return time.UnixMilli(m.st.NowMs()).UTC() }
+	next := rt.schedule.Next(now())
+	t := time.NewTicker(schedulePoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if now().Before(next) {
+			continue
+		}
+		if _, err := m.Warm(ctx, rt); err != nil && ctx.Err() == nil {
+			m.log.Warn("scheduled warming failed", "route", rt.Name, "err", err)
+		}
+		next = rt.schedule.Next(now())
+	}
+}
+
 // WarmAll warms every route with warm set, within ctx.
 func (m *Manager) WarmAll(ctx context.Context) error {
 	var errs []error
@@ -730,6 +759,15 @@ func (m *Manager) Run(ctx context.Context) error {
 			go func() {
 				defer wg.Done()
 				m.listen(ctx, o)
+			}()
+		}
+	}
+	for _, rt := range m.routes {
+		if rt.schedule != nil {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				m.warmOnSchedule(ctx, rt)
 			}()
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/robfig/cron/v3"
+
 	"github.com/cachesrv/cachesrv/internal/origin/spec"
 )
 
@@ -65,6 +67,7 @@ type Route struct {
 	readThrough,
 	writeThrough, writeBehind bool
 	ttl, negTTL time.Duration
+	schedule    cron.Schedule // warm_schedule; nil: none
 }
 
 func compileRoute(r spec.Route) (*Route, error) {
@@ -123,6 +126,16 @@ func compileRoute(r spec.Route) (*Route, error) {
 		rt.writeBehind = true
 	default:
 		return nil, fmt.Errorf("write: %q is not through, behind or none", r.Write)
+	}
+	if r.WarmSchedule != "" {
+		sch, err := cron.ParseStandard(r.WarmSchedule)
+		if err != nil {
+			return nil, fmt.Errorf("warm_schedule %q: %w", r.WarmSchedule, err)
+		}
+		if !r.Warm {
+			return nil, fmt.Errorf("warm_schedule needs warm: true")
+		}
+		rt.schedule = sch
 	}
 	switch r.OnGap {
 	case "", "flush", "none":

@@ -299,11 +299,20 @@ func (l *loader) rdb(src io.Reader, maxLen int, prog *loadProgress) error {
 		if err != nil {
 			return err
 		}
+		val, typ := e.Value, store.TypeString
+		if e.Coll != nil {
+			var empty bool
+			typ, val, _, empty = store.BuildCollection(e.Coll, l.st.NowMs())
+			if empty {
+				l.stats.Expired++ // every hash field had expired
+				continue
+			}
+		}
 		if l.scan {
-			l.measure(e.Key, e.Value, e.Freq)
+			l.measure(e.Key, val, e.Freq)
 			continue
 		}
-		l.put(e.DB, e.Key, e.Value, store.Meta{Type: store.TypeString, Deadline: e.ExpireMs}, e.Freq)
+		l.put(e.DB, e.Key, val, store.Meta{Type: typ, Deadline: e.ExpireMs}, e.Freq)
 		l.progress(prog)
 	}
 	l.stats.Types = fr.Skipped
@@ -361,6 +370,12 @@ func (l *loader) put(db int, key, val []byte, m store.Meta, freq int) {
 	}
 	h := l.tx.Key(now, key)
 	err := l.tx.Set(db, key, h, val, m)
+	if err == nil && m.Type == store.TypeHash {
+		// Hash fields with deadlines (HEXPIRE) are reaped actively again.
+		if next := store.NextFieldDeadline(val); next != 0 {
+			l.tx.SetFieldDeadline(db, key, h, next)
+		}
+	}
 	if err == nil {
 		for range min(freq, freqTouchCap) {
 			l.tx.Lookup(db, key, h, store.NoStats)

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -117,6 +118,31 @@ func (r *blockRegistry) signal(db int, key []byte) {
 			default:
 			}
 			return
+		}
+	}
+}
+
+// signalDBs wakes every waiter on a key of the given databases, to look at
+// its keys again (SWAPDB: the keys of both databases changed at once, as
+// Redis's scanDatabaseForReadyKeys sees).
+func (r *blockRegistry) signalDBs(dbs ...int) {
+	if r.n.Load() == 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for bk, q := range r.queues {
+		if !slices.Contains(dbs, bk.db) {
+			continue
+		}
+		for _, w := range q {
+			if !w.signaled {
+				w.signaled = true
+				select {
+				case w.ch <- struct{}{}:
+				default:
+				}
+			}
 		}
 	}
 }

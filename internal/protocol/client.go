@@ -88,6 +88,8 @@ type Client struct {
 	caching, cachingNo bool
 	trkKeys            [][]byte // scratch for trackRead
 
+	cl clusterClient // ASKING, READONLY (cmd_cluster.go)
+
 	originTickets []origin.Ticket // write-behind writes to make durable after the command (cmd_origin.go)
 
 	info struct {

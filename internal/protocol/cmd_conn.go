@@ -562,7 +562,3 @@ func cmdShutdown(c *Client, args [][]byte) {
 		c.srv.opts.Shutdown() // must not block: it cancels main's context
 	}
 }
-
-func cmdClusterDisabled(c *Client, args [][]byte) {
-	c.addError("ERR This instance has cluster support disabled")
-}

@@ -357,6 +357,7 @@ func cmdSwapDB(c *Client, args [][]byte) {
 	c.tx.Release()
 	c.keyspaceReplaced()
 	c.srv.tracking.flushed()
+	c.srv.blocked.signalDBs(int(a), int(b)) // waiters may find their keys now
 	c.addOK()
 }
 

@@ -28,11 +28,16 @@ func cmdDump(c *Client, args [][]byte) {
 		c.addNull()
 		return
 	}
-	if e.Type != store.TypeString {
-		c.addError("ERR DUMP is not supported for values of type " + store.TypeName(e.Type))
-		return
+	var p []byte
+	if e.Type == store.TypeString {
+		p = rdb.DumpString(c.scratch[:0], e.Value)
+	} else {
+		var rc rdb.Collection
+		if !c.collToRDB(e.Type, e.Value, &rc) {
+			return
+		}
+		p = rdb.DumpCollection(c.scratch[:0], &rc)
 	}
-	p := rdb.DumpString(c.scratch[:0], e.Value)
 	c.addBulk(p)
 	c.keepScratch(p)
 }
@@ -100,16 +105,47 @@ func cmdRestore(c *Client, args [][]byte) {
 	}
 	r := rdb.NewBytesReader(body)
 	r.MaxString = int(c.srv.maxBulk.Load())
-	val, err := r.ReadValue(typ, c.scratch[:0])
-	if err != nil {
-		if t, unsupported := rdb.IsUnsupported(err); unsupported {
-			c.addError("ERR RESTORE of values of type " + rdb.TypeName(t) + " is not supported by cachesrv")
+	meta := store.Meta{Type: store.TypeString}
+	var val []byte
+	var fieldNext int64
+	if rdb.IsCollectionType(typ) {
+		var rc rdb.Collection
+		if err := r.ReadCollection(typ, &rc); err != nil {
+			if t, unsupported := rdb.IsUnsupported(err); unsupported {
+				c.addError("ERR RESTORE of values of type " + rdb.TypeName(t) + " is not supported by cachesrv")
+				return
+			}
+			c.addError(errBadFormat)
 			return
 		}
-		c.addError(errBadFormat)
-		return
+		var empty bool
+		meta.Type, val, fieldNext, empty = store.BuildCollection(&rc, c.now)
+		if empty {
+			// Redis refuses empty collections in payloads; every field
+			// of a restored hash already expired leaves nothing either.
+			if len(rc.Items) == 0 {
+				c.addError(errBadFormat)
+				return
+			}
+			if exists {
+				c.tx.Delete(c.db, key, h, store.Deleted)
+			}
+			c.addOK()
+			return
+		}
+	} else {
+		var err error
+		val, err = r.ReadValue(typ, c.scratch[:0])
+		if err != nil {
+			if t, unsupported := rdb.IsUnsupported(err); unsupported {
+				c.addError("ERR RESTORE of values of type " + rdb.TypeName(t) + " is not supported by cachesrv")
+				return
+			}
+			c.addError(errBadFormat)
+			return
+		}
+		c.keepScratch(val)
 	}
-	c.keepScratch(val)
 	deadline := ttl
 	if ttl != 0 && !absTTL {
 		deadline = c.now + ttl
@@ -127,9 +163,16 @@ func cmdRestore(c *Client, args [][]byte) {
 		c.addOK()
 		return
 	}
-	if err := c.tx.Set(c.db, key, h, val, store.Meta{Type: store.TypeString, Deadline: deadline}); err != nil {
+	meta.Deadline = deadline
+	if err := c.tx.Set(c.db, key, h, val, meta); err != nil {
 		c.storeError(err)
 		return
+	}
+	if fieldNext != 0 {
+		c.tx.SetFieldDeadline(c.db, key, h, fieldNext)
+	}
+	if meta.Type == store.TypeList || meta.Type == store.TypeZSet {
+		c.srv.blocked.signal(c.db, key) // wake a BLPOP/BZPOPMIN waiter
 	}
 	// A FREQ hint replays accesses so the eviction policy sees a hot key.
 	// IDLETIME is validated but cannot be applied: no policy can backdate

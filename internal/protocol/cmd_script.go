@@ -180,6 +180,11 @@ func (lc *luaCaller) Call(args [][]byte, resp int) ([]byte, bool) {
 	if cmd.Flags&FlagDenyOOM != 0 && s.st.OverLimit() {
 		return errReply(c, "OOM command not allowed when used memory > 'maxmemory'."), false
 	}
+	if s.cluster != nil {
+		if msg := s.clusterScriptCheck(lc.caller, cmd, args); msg != "" { // cmd_cluster.go
+			return errReply(c, msg), false
+		}
+	}
 	s.call(c, cmd, args)
 	return c.out, write
 }

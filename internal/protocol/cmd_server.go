@@ -230,7 +230,9 @@ func (s *Server) InfoText(sections []string, tx *store.Txn) string {
 			add("used_cpu_user_children", "0.000000")
 		case "modules":
 		case "cluster":
-			add("cluster_enabled", 0)
+			for _, f := range s.clusterInfoFields() { // cmd_cluster.go
+				add(f.Name, f.Value)
+			}
 		case "errorstats":
 			ss := srvStats()
 			keys := make([]string, 0, len(ss.Errors))

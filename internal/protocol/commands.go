@@ -214,9 +214,8 @@ func buildTable() *Table {
 	sub(cmd, "list", -2, FlagLoading|FlagStale, "Returns a list of command names.", cmdCommandList)
 	sub(cmd, "getkeys", -3, FlagLoading|FlagStale, "Extracts the key names from an arbitrary command.", cmdCommandGetKeys)
 	sub(cmd, "help", 2, FlagLoading|FlagStale, "Returns helpful text about the different subcommands.", cmdCommandHelp)
-	srv("cluster", -2, 0, "", "cluster", "3.0.0", "A container for Redis Cluster commands (cluster support is disabled).", cmdClusterDisabled)
-	srv("readonly", 1, conn|f, "connection", "cluster", "3.0.0", "Enables read-only queries for a connection to a Redis Cluster replica node.", cmdClusterDisabled)
-	srv("readwrite", 1, conn|f, "connection", "cluster", "3.0.0", "Enables read-write queries for a connection to a Reids Cluster replica node.", cmdClusterDisabled)
+	addClusterCommands(t) // cmd_cluster.go
+	addMigrateCommands(t) // cmd_migrate.go
 
 	// Stampede protection (cmd_lease.go; Server.SetLeases binds the handlers)
 	// and RedisBloom-compatible Bloom filters (cmd_bloom.go). Grammars and

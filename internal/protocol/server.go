@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/cachesrv/cachesrv/internal/acl"
+	"github.com/cachesrv/cachesrv/internal/cluster"
 	"github.com/cachesrv/cachesrv/internal/expire"
 	"github.com/cachesrv/cachesrv/internal/lease"
 	"github.com/cachesrv/cachesrv/internal/origin"
@@ -83,6 +84,10 @@ type Options struct {
 	PubSubLimit OutputLimit
 	// TrackingMaxKeys is tracking-table-max-keys (0 = unlimited).
 	TrackingMaxKeys int64
+	// Cluster, when not nil, runs the server as a Redis Cluster node
+	// (cmd_cluster.go); ClusterIndex is its per-slot key index.
+	Cluster      *cluster.Node
+	ClusterIndex *cluster.Index
 }
 
 // OutputLimit bounds a client's pending output: the replies produced but
@@ -146,6 +151,12 @@ type Server struct {
 	slowlog  slowlog
 	loading  atomic.Bool // a snapshot is loading: -LOADING (cmd_persist.go)
 
+	cluster    *cluster.Node  // nil unless cluster-enabled (cmd_cluster.go)
+	clusterIdx *cluster.Index // the per-slot key index in cluster mode
+	migrate    migrateConns   // MIGRATE's cached connections (cmd_migrate.go)
+	// migrateDropped counts keys MIGRATE deleted without copying them.
+	migrateDropped atomic.Int64
+
 	scripts   *script.Engine // EVAL and friends (cmd_script.go)
 	luaClient *Client        // the pseudo client scripts run commands on
 }
@@ -189,6 +200,10 @@ func New(o Options) *Server {
 	s.slowlog.slower.Store(o.SlowlogSlower)
 	s.slowlog.maxLen.Store(int64(o.SlowlogMaxLen))
 	s.table = buildTable()
+	if o.Cluster != nil {
+		s.cluster, s.clusterIdx = o.Cluster, o.ClusterIndex
+		s.clusterModeGuards()
+	}
 	s.stats.init(len(s.table.all))
 	s.acl = acl.NewUsers(acl.NewTable(s.table.aclInfos()), o.RequirePass)
 	if o.AuditLogger != nil {
@@ -686,6 +701,9 @@ func (s *Server) execute(c *Client, args [][]byte) {
 		if c.multi {
 			c.multiErr = true
 		}
+		return
+	}
+	if s.cluster != nil && !s.clusterRoute(c, cmd, args) {
 		return
 	}
 	// A write makes room for what it brings (its arguments' bytes) before it

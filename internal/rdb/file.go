@@ -14,10 +14,13 @@ const Magic = "REDIS"
 // Entry is one key read from a file. Key and Value are valid until the next
 // call to Next.
 type Entry struct {
-	DB       int
-	Key      []byte
-	Value    []byte
-	Type     byte
+	DB    int
+	Key   []byte
+	Value []byte
+	Type  byte
+	// Coll holds the value of a list, set, sorted set or hash (Value is
+	// then empty); nil for a string.
+	Coll     *Collection
 	ExpireMs int64 // absolute unix ms; 0 = none
 	Freq     int   // LFU counter; -1 when the file has none
 	IdleSec  int64 // LRU idle seconds; -1 when the file has none
@@ -34,6 +37,7 @@ type FileReader struct {
 	Skipped map[string]int64
 	db      int
 	done    bool
+	coll    Collection
 }
 
 // NewFileReader reads and checks the header of an RDB file.
@@ -149,6 +153,20 @@ func (f *FileReader) Next(e *Entry) error {
 			return err
 		}
 		e.Key = key
+		if IsCollectionType(op) {
+			err := r.ReadCollection(op, &f.coll)
+			if t, ok := IsUnsupported(err); ok {
+				f.Skipped[TypeName(t)]++
+				e.ExpireMs, e.Freq, e.IdleSec = 0, -1, -1
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			e.DB, e.Type, e.Value, e.Coll = f.db, op, e.Value[:0], &f.coll
+			return nil
+		}
+		e.Coll = nil
 		val, err := r.ReadValue(op, e.Value[:0])
 		if t, ok := IsUnsupported(err); ok {
 			f.Skipped[TypeName(t)]++

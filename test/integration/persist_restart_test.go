@@ -23,7 +23,7 @@ import (
 )
 
 // TestRDBImportFromRedis fills a real redis-server (strings, TTLs, 16
-// databases, int and LZF encodings, types cachesrv lacks), has it SAVE, and
+// databases, int and LZF encodings, collections, a stream), has it SAVE, and
 // starts cachesrv with dbfilename pointing at that dump.rdb and nothing
 // else: every string, value and TTL must match, compared by SCAN/GET/PTTL
 // against the redis-server that wrote the file.
@@ -73,14 +73,22 @@ func TestRDBImportFromRedis(t *testing.T) {
 	})
 	waitReady(t, s)
 	ls := s.App.Persist.Stats().LastLoad
-	if ls.Format != "rdb" || ls.Keys != 16*300 {
+	if ls.Format != "rdb" || ls.Keys != 16*300+4 {
 		t.Fatalf("load stats %+v", ls)
 	}
-	for _, typ := range []string{"list", "hash", "set", "zset", "stream"} {
-		if ls.Types[typ] != 1 {
-			t.Errorf("skipped %s keys: %d, want 1 (%v)", typ, ls.Types[typ], ls.Types)
+	if len(ls.Types) != 1 || ls.Types["stream"] != 1 {
+		t.Errorf("skipped types %v, want only the stream", ls.Types)
+	}
+	// Collections come along (lists, hashes, sets, sorted sets).
+	r3 := redis.NewClient(&redis.Options{Addr: rc.Options().Addr, DB: 3})
+	c3 := redis.NewClient(&redis.Options{Addr: s.Addr, DB: 3})
+	for _, k := range []string{"list", "hash", "set", "zset"} {
+		if got, want := collSnapshot(t, c3, k), collSnapshot(t, r3, k); got != want {
+			t.Errorf("%s: cachesrv %s, redis-server %s", k, got, want)
 		}
 	}
+	r3.Close()
+	c3.Close()
 	for db := 0; db < 16; db++ {
 		r := redis.NewClient(&redis.Options{Addr: rc.Options().Addr, DB: db})
 		c := redis.NewClient(&redis.Options{Addr: s.Addr, DB: db})
@@ -95,6 +103,9 @@ func TestRDBImportFromRedis(t *testing.T) {
 			t.Fatalf("db %d: redis-server has %d strings", db, len(keys))
 		}
 		n, _ := c.DBSize(ctx).Result()
+		if db == 3 {
+			n -= 4 // the collections
+		}
 		if n != int64(len(keys)) {
 			t.Fatalf("db %d: cachesrv has %d keys, redis-server %d strings", db, n, len(keys))
 		}

@@ -128,6 +128,10 @@ type Route struct {
 	// Warm runs the origin's warm query for this route (at start, ORIGIN
 	// WARM).
 	Warm bool `mapstructure:"warm"`
+	// WarmSchedule re-runs the warm query on a schedule: a standard 5-field
+	// cron expression ("*/15 * * * *") or a descriptor ("@hourly",
+	// "@every 10m"), in UTC. Empty: only at start and on ORIGIN WARM.
+	WarmSchedule string `mapstructure:"warm_schedule"`
 	// OnGap is what a gap in the NOTIFY connection does: "flush" (default:
 	// drop the route's cached keys) or "none".
 	OnGap string `mapstructure:"on_gap"`

@@ -1,0 +1,76 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/cachesrv/cachesrv/internal/cluster"
+	"github.com/cachesrv/cachesrv/internal/config"
+)
+
+// setupCluster builds the cluster node and its per-slot key index when
+// cluster-enabled is yes (before the protocol server, which takes them).
+func (a *App) setupCluster(cfg *config.Config) error {
+	if !cfg.ClusterEnabled {
+		return nil
+	}
+	a.ClusterIndex = cluster.NewIndex(a.Store)
+	ip := cfg.ClusterAnnounceIP
+	if ip == "" {
+		ip = "127.0.0.1"
+		for _, b := range cfg.Bind {
+			if addr := net.ParseIP(b); addr != nil && !addr.IsUnspecified() {
+				ip = addr.String()
+				break
+			}
+		}
+	}
+	bus := cfg.ClusterBusPort()
+	if cfg.Port == 0 && cfg.ClusterPort == 0 {
+		bus = 0 // tests: the bus takes any free port too
+	}
+	log := a.Log.With("component", "cluster")
+	n, err := cluster.New(cluster.Options{
+		ConfigFile:          cfg.ClusterConfigPath(),
+		IP:                  ip,
+		Port:                cfg.Port,
+		BusPort:             bus,
+		NodeTimeout:         time.Duration(cfg.ClusterNodeTimeout) * time.Millisecond,
+		RequireFullCoverage: cfg.ClusterRequireFullCoverage,
+		SlotTakeover:        cfg.ClusterSlotTakeover,
+		Keys:                a.ClusterIndex,
+		Logf:                func(msg string, args ...any) { log.Info(msg, args...) },
+	})
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	a.Cluster = n
+	return nil
+}
+
+// startCluster runs the cluster bus until ctx ends; it returns a function
+// that waits for it. The node learns its client port from the first
+// listener when port is 0 (tests).
+func (a *App) startCluster(ctx context.Context, lns []net.Listener, errs chan<- error) (wait func()) {
+	if a.Cluster == nil {
+		return func() {}
+	}
+	if len(lns) > 0 {
+		if ta, ok := lns[0].Addr().(*net.TCPAddr); ok {
+			a.Cluster.SetClientPort(ta.Port)
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := a.Cluster.Run(ctx); err != nil {
+			errs <- err
+			a.Stop()
+		}
+	}()
+	return wg.Wait
+}
