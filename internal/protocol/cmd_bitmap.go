@@ -3,6 +3,7 @@ package protocol
 import (
 	"math/bits"
 
+	"github.com/cachesrv/cachesrv/internal/cmdtab"
 	"github.com/cachesrv/cachesrv/internal/store"
 )
 
@@ -327,8 +328,7 @@ func cmdBitOp(c *Client, args [][]byte) {
 // addBitmapCommands registers the bitmap commands in the table.
 func addBitmapCommands(t *Table) {
 	bm := func(name string, arity int, flags Flag, first, last int, since, summary string, h Handler) {
-		t.add(&Command{Name: name, Arity: arity, Flags: flags, FirstKey: first, LastKey: last, Step: 1,
-			Category: "bitmap", Group: "bitmap", Since: since, Summary: summary, Handler: h})
+		t.add(&Command{Spec: cmdtab.Spec{Name: name, Arity: arity, Flags: flags, FirstKey: first, LastKey: last, Step: 1, Category: "bitmap", Group: "bitmap", Since: since, Summary: summary}, Handler: h})
 	}
 	w := FlagWrite | FlagDenyOOM
 	bm("setbit", 4, w, 1, 1, "2.2.0", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.", cmdSetBit)
@@ -336,6 +336,5 @@ func addBitmapCommands(t *Table) {
 	bm("bitcount", -2, FlagReadonly, 1, 1, "2.6.0", "Counts the number of set bits (population counting) in a string.", cmdBitCount)
 	bm("bitpos", -3, FlagReadonly, 1, 1, "2.8.7", "Finds the first set (1) or clear (0) bit in a string.", cmdBitPos)
 	bm("bitop", -4, w, 2, -1, "2.6.0", "Performs bitwise operations on multiple strings, and stores the result.", cmdBitOp)
-	t.add(&Command{Name: "lcs", Arity: -3, Flags: FlagReadonly, FirstKey: 1, LastKey: 2, Step: 1, Category: "string",
-		Group: "string", Since: "7.0.0", Summary: "Finds the longest common substring.", Handler: cmdLCS}) // cmd_lcs.go
+	t.add(&Command{Spec: cmdtab.Spec{Name: "lcs", Arity: -3, Flags: FlagReadonly, FirstKey: 1, LastKey: 2, Step: 1, Category: "string", Group: "string", Since: "7.0.0", Summary: "Finds the longest common substring."}, Handler: cmdLCS}) // cmd_lcs.go
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/cachesrv/cachesrv/internal/cluster"
+	"github.com/cachesrv/cachesrv/internal/cmdtab"
 )
 
 // Redis Cluster's client side (docs/cluster.md): the slot check of the
@@ -161,14 +162,14 @@ func clusterKeys(cmd *Command, args [][]byte, dst []int) []int {
 		}
 		return dst
 	}
-	return cmd.keyIndexes(args, dst)
+	return cmd.KeyIndexes(args, dst)
 }
 
 // clusterScriptCheck is Redis's check of the commands a script runs: their
 // keys must be served here and share the script's slot.
 func (s *Server) clusterScriptCheck(caller *Client, cmd *Command, args [][]byte) string {
 	v := s.cluster.View()
-	idx := cmd.keyIndexes(args, nil)
+	idx := cmd.KeyIndexes(args, nil)
 	for _, i := range idx {
 		ks := cluster.KeySlot(args[i])
 		if !v.Mine(ks) {
@@ -197,11 +198,9 @@ func addClusterCommands(t *Table) {
 		ls  = FlagLoading | FlagStale
 		adm = FlagAdmin | FlagNoScript | FlagStale
 	)
-	cl := t.add(&Command{Name: "cluster", Arity: -2, Group: "cluster", Since: "3.0.0",
-		Summary: "A container for Redis Cluster commands.", Subs: map[string]*Command{}})
+	cl := t.add(&Command{Spec: cmdtab.Spec{Name: "cluster", Arity: -2, Group: "cluster", Since: "3.0.0", Summary: "A container for Redis Cluster commands."}, Subs: map[string]*Command{}})
 	sub := func(name string, arity int, flags Flag, summary string, h Handler) {
-		t.addSub(cl, &Command{Name: name, Arity: arity, Flags: flags, Group: "cluster", Since: "3.0.0",
-			Summary: summary, Handler: clusterOnly(h)})
+		t.addSub(cl, &Command{Spec: cmdtab.Spec{Name: name, Arity: arity, Flags: flags, Group: "cluster", Since: "3.0.0", Summary: summary}, Handler: clusterOnly(h)})
 	}
 	sub("addslots", -3, adm, "Assigns new hash slots to a node.", cmdClusterAddSlots)
 	sub("addslotsrange", -4, adm, "Assigns new hash slot ranges to a node.", cmdClusterAddSlotsRange)
@@ -232,12 +231,9 @@ func addClusterCommands(t *Table) {
 	sub("slots", 2, FlagStale, "Returns the mapping of cluster slots to nodes.", cmdClusterSlots)
 	sub("help", 2, ls, "Returns helpful text about the different subcommands.", cmdClusterHelp)
 	conn := FlagLoading | FlagStale | FlagFast
-	t.add(&Command{Name: "asking", Arity: 1, Flags: conn, Category: "connection", Group: "cluster", Since: "3.0.0",
-		Summary: "Signals that a cluster client is following an -ASK redirect.", Handler: clusterOnly(cmdAsking)})
-	t.add(&Command{Name: "readonly", Arity: 1, Flags: conn, Category: "connection", Group: "cluster", Since: "3.0.0",
-		Summary: "Enables read-only queries for a connection to a Redis Cluster replica node.", Handler: clusterOnly(cmdReadonly)})
-	t.add(&Command{Name: "readwrite", Arity: 1, Flags: conn, Category: "connection", Group: "cluster", Since: "3.0.0",
-		Summary: "Enables read-write queries for a connection to a Redis Cluster replica node.", Handler: clusterOnly(cmdReadwrite)})
+	t.add(&Command{Spec: cmdtab.Spec{Name: "asking", Arity: 1, Flags: conn, Category: "connection", Group: "cluster", Since: "3.0.0", Summary: "Signals that a cluster client is following an -ASK redirect."}, Handler: clusterOnly(cmdAsking)})
+	t.add(&Command{Spec: cmdtab.Spec{Name: "readonly", Arity: 1, Flags: conn, Category: "connection", Group: "cluster", Since: "3.0.0", Summary: "Enables read-only queries for a connection to a Redis Cluster replica node."}, Handler: clusterOnly(cmdReadonly)})
+	t.add(&Command{Spec: cmdtab.Spec{Name: "readwrite", Arity: 1, Flags: conn, Category: "connection", Group: "cluster", Since: "3.0.0", Summary: "Enables read-write queries for a connection to a Redis Cluster replica node."}, Handler: clusterOnly(cmdReadwrite)})
 }
 
 // clusterOnly answers Redis's error when cluster mode is off.

@@ -36,26 +36,22 @@ const (
 	stateMiss     = "MISS"
 )
 
-// SetLeases enables the CACHE.* commands with m and installs m.Written as
-// the write observer, so that writes and deletes break leases. Call it
-// before Serve.
-func (s *Server) SetLeases(m *lease.Manager) {
-	h := &leaseHandlers{m: m, opts: m.Options()}
-	bind := map[string]Handler{
-		"cache.get":      h.get,
-		"cache.fill":     h.fill,
-		"cache.notfound": h.notFound,
-		"cache.release":  h.release,
-		"cache.stale":    h.stale,
+// handler returns the CACHE.* handler called name; the table binds them
+// when Options.Leases is set.
+func (h *leaseHandlers) handler(name string) Handler {
+	switch name {
+	case "cache.get":
+		return h.get
+	case "cache.fill":
+		return h.fill
+	case "cache.notfound":
+		return h.notFound
+	case "cache.release":
+		return h.release
+	case "cache.stale":
+		return h.stale
 	}
-	// By original name, so that rename-command may come before or after.
-	for _, cmd := range s.table.all {
-		if h, ok := bind[cmd.Name]; ok && cmd.parent == nil {
-			cmd.Handler = h
-		}
-	}
-	s.SetWriteObserver(m.Written)
-	s.leases = m
+	panic("BUG: no lease handler for " + name)
 }
 
 // cmdLeasesOff is the CACHE.* handler of a server without a lease manager.

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cachesrv/cachesrv/internal/cmdtab"
 	"github.com/cachesrv/cachesrv/internal/rdb"
 	"github.com/cachesrv/cachesrv/internal/store"
 )
@@ -105,12 +106,8 @@ func migrateKeys(args [][]byte, dst []int) []int {
 }
 
 func addMigrateCommands(t *Table) {
-	t.add(&Command{Name: "migrate", Arity: -6, Flags: FlagWrite, FirstKey: 3, LastKey: 3, Step: 1,
-		Category: "keyspace dangerous", Group: "generic", Since: "2.6.0",
-		Summary: "Atomically transfers a key from one Redis instance to another.", Handler: cmdMigrate, Keys: migrateKeys})
-	t.add(&Command{Name: "restore-asking", Arity: -4, Flags: FlagWrite | FlagDenyOOM, FirstKey: 1, LastKey: 1, Step: 1,
-		Category: "keyspace dangerous", Group: "server", Since: "3.0.0",
-		Summary: "An internal command for migrating keys in a cluster (RESTORE that an importing slot accepts without ASKING).", Handler: cmdRestore})
+	t.add(&Command{Spec: cmdtab.Spec{Name: "migrate", Arity: -6, Flags: FlagWrite, FirstKey: 3, LastKey: 3, Step: 1, Category: "keyspace dangerous", Group: "generic", Since: "2.6.0", Summary: "Atomically transfers a key from one Redis instance to another.", Keys: migrateKeys}, Handler: cmdMigrate})
+	t.add(&Command{Spec: cmdtab.Spec{Name: "restore-asking", Arity: -4, Flags: FlagWrite | FlagDenyOOM, FirstKey: 1, LastKey: 1, Step: 1, Category: "keyspace dangerous", Group: "server", Since: "3.0.0", Summary: "An internal command for migrating keys in a cluster (RESTORE that an importing slot accepts without ASKING)."}, Handler: cmdRestore})
 }
 
 func cmdMigrate(c *Client, args [][]byte) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cachesrv/cachesrv/internal/cmdtab"
 	"github.com/cachesrv/cachesrv/internal/origin"
 	"github.com/cachesrv/cachesrv/internal/store"
 )
@@ -19,19 +20,14 @@ import (
 // costs a prefix compare per route. Reads never hold a shard lock while
 // waiting on an origin.
 
-// SetOrigins enables the origins. Call it before Serve.
-func (s *Server) SetOrigins(m *origin.Manager) { s.origins = m }
-
 // errOriginsOff is the ORIGIN reply of a server without origins.
 const errOriginsOff = "ERR no origins are configured"
 
 func originCommands(t *Table) {
 	const adm = FlagAdmin | FlagNoScript
-	parent := t.add(&Command{Name: "origin", Arity: -2, Category: "origin", Group: "server", Since: "0.1.0",
-		Summary: "Inspects and operates the origins (read-through, write-through, write-behind). ORIGIN HELP lists the subcommands.",
-		Subs:    map[string]*Command{}})
+	parent := t.add(&Command{Spec: cmdtab.Spec{Name: "origin", Arity: -2, Category: "origin", Group: "server", Since: "0.1.0", Summary: "Inspects and operates the origins (read-through, write-through, write-behind). ORIGIN HELP lists the subcommands."}, Subs: map[string]*Command{}})
 	sub := func(name string, arity int, flags Flag, summary string, h Handler) {
-		t.addSub(parent, &Command{Name: name, Arity: arity, Flags: flags, Category: "origin", Group: "server", Since: "0.1.0", Summary: summary, Handler: h})
+		t.addSub(parent, &Command{Spec: cmdtab.Spec{Name: name, Arity: arity, Flags: flags, Category: "origin", Group: "server", Since: "0.1.0", Summary: summary}, Handler: h})
 	}
 	sub("help", 2, FlagLoading|FlagStale, "Shows helpful text about the different subcommands.", cmdOriginHelp)
 	sub("list", 2, FlagLoading|FlagStale, "Lists the routes: pattern, origin, read mode, write mode.", cmdOriginList)
@@ -439,7 +435,7 @@ func (c *Client) originCheckWrite(cmd *Command, args [][]byte) bool {
 	if !originWriteOnly[cmd.Name] {
 		return true
 	}
-	c.keyIdx = cmd.keyIndexes(args, c.keyIdx[:0])
+	c.keyIdx = cmd.KeyIndexes(args, c.keyIdx[:0])
 	for _, i := range c.keyIdx {
 		if rt := c.srv.origins.Match(args[i]); rt != nil && (rt.WriteThrough() || rt.WriteBehind()) {
 			c.addError("ERR ORIGIN key '" + trunc(string(args[i]), 128) + "' of route '" + rt.Name +

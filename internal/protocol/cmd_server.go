@@ -623,7 +623,7 @@ func cmdCommandGetKeys(c *Client, args [][]byte) {
 		c.addError("ERR Invalid number of arguments specified for command")
 		return
 	}
-	idx := cmd.keyIndexes(sub, nil)
+	idx := cmd.KeyIndexes(sub, nil)
 	if len(idx) == 0 {
 		c.addError("ERR The command has no key arguments")
 		return

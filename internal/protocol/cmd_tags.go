@@ -7,9 +7,6 @@ import (
 	"github.com/cachesrv/cachesrv/internal/tags"
 )
 
-// SetTags connects the tag index (TAGSET, INVALIDATE, ...).
-func (s *Server) SetTags(x *tags.Index) { s.tags = x }
-
 func (c *Client) tagIndex() *tags.Index {
 	if c.srv.tags == nil {
 		c.addError("ERR tags are not enabled")

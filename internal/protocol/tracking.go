@@ -479,7 +479,7 @@ func (c *Client) trackRead(cmd *Command, args [][]byte) {
 	if (ct.optin && !c.caching) || (ct.optout && c.cachingNo) {
 		return
 	}
-	c.keyIdx = cmd.keyIndexes(args, c.keyIdx[:0])
+	c.keyIdx = cmd.KeyIndexes(args, c.keyIdx[:0])
 	if len(c.keyIdx) == 0 {
 		return
 	}
