@@ -66,7 +66,7 @@ func cmdSetBit(c *Client, args [][]byte) {
 	}
 	c.keepScratch(buf)
 	if err := c.tx.Set(c.db, args[1], h, buf, m); err != nil {
-		c.storeError(err)
+		c.replyErr(err)
 		return
 	}
 	if old {
@@ -319,7 +319,7 @@ func cmdBitOp(c *Client, args [][]byte) {
 		out[i] = r
 	}
 	if err := c.tx.Set(c.db, dst, h, out, store.Meta{}); err != nil {
-		c.storeError(err)
+		c.replyErr(err)
 		return
 	}
 	c.addInt(int64(maxLen))

@@ -56,7 +56,7 @@ func (c *Client) checkBloomSize(p bloom.Params) bool {
 		return false
 	}
 	if max := c.st.MaxMemory(); max > 0 && int64(n) > max {
-		c.storeError(store.ErrTooLarge)
+		c.replyErr(store.ErrTooLarge)
 		return false
 	}
 	return true
@@ -130,7 +130,7 @@ func cmdBFReserve(c *Client, args [][]byte) {
 		return
 	}
 	if err := c.tx.Set(c.db, args[1], h, b, store.Meta{Type: store.TypeBloom}); err != nil {
-		c.storeError(err)
+		c.replyErr(err)
 		return
 	}
 	c.addOK()
@@ -276,7 +276,7 @@ func (c *Client) bloomInsert(key []byte, items [][]byte, p bloom.Params, create,
 	switch {
 	case owned:
 		if err := c.tx.Set(c.db, key, h, f, m); err != nil {
-			c.storeError(err)
+			c.replyErr(err)
 			return
 		}
 	case modified:

@@ -78,7 +78,7 @@ func (c *Client) collPut(key []byte, h uint64, typ uint8, m store.Meta, found bo
 // (a write that failed after its handler answered).
 func (c *Client) replaceReply(mark int, err error) {
 	c.out = c.out[:mark]
-	c.storeError(err)
+	c.replyErr(err)
 }
 
 // decodeSeq decodes a sequence value, writing an error reply when corrupt.

@@ -83,7 +83,7 @@ func (c *Client) copyEntry(src []byte, sdb int, dst []byte, ddb int, replace, de
 		m.Tags = nil // COPY and MOVE drop tags; RENAME keeps them
 	}
 	if err := c.tx.Set(ddb, dst, hd, e.Value, m); err != nil {
-		c.storeError(err)
+		c.replyErr(err)
 		return -1, true
 	}
 	if m.Type == store.TypeList || m.Type == store.TypeZSet {

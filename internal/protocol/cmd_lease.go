@@ -365,7 +365,7 @@ func (c *Client) parseToken(arg []byte) (tok uint64, force, ok bool) {
 func (c *Client) fillRefs(x *tags.Index, key []byte, o *fillOpts) (refs []byte, capDeadline int64, ok bool) {
 	refs, err := x.Resolve(c.db, o.tags, nil)
 	if err != nil {
-		c.tagError(err)
+		c.replyErr(err)
 		return refs, 0, false
 	}
 	for _, d := range o.deps {
@@ -471,7 +471,7 @@ func (h *leaseHandlers) fillGeneric(c *Client, key, tokArg, val []byte, optArgs 
 	err := c.tx.Set(c.db, key, hk, v, m)
 	c.tx.Release()
 	if err != nil {
-		c.storeError(err)
+		c.replyErr(err)
 		return
 	}
 	if negative {

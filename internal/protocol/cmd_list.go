@@ -118,7 +118,7 @@ func pushGeneric(c *Client, args [][]byte, front, xx bool) {
 	switch {
 	case !ok:
 	case err != nil:
-		c.storeError(err)
+		c.replyErr(err)
 	default:
 		c.addInt(n)
 	}
@@ -534,7 +534,7 @@ func (c *Client) lmove(src, dst []byte, fromFront, toFront bool) bool {
 		return false
 	}
 	if _, err, _ := c.listPush(dst, hd, [][]byte{v}, toFront, false); err != nil {
-		c.storeError(err)
+		c.replyErr(err)
 		return false
 	}
 	c.addBulk(v)

@@ -244,11 +244,11 @@ func OriginsInfo(m *origin.Manager) []InfoField {
 // originReply writes an origin error as "-ORIGIN <origin>: <reason>".
 func (c *Client) originError(err error) {
 	var oe *origin.Error
-	if errors.As(err, &oe) {
-		c.addError(oe.Error())
+	if !errors.As(err, &oe) {
+		c.addError("ORIGIN " + err.Error())
 		return
 	}
-	c.addError("ORIGIN " + err.Error())
+	c.replyErr(err)
 }
 
 // originLoad reads a routed key that missed through its origin. It must be

@@ -165,7 +165,7 @@ func cmdRestore(c *Client, args [][]byte) {
 	}
 	meta.Deadline = deadline
 	if err := c.tx.Set(c.db, key, h, val, meta); err != nil {
-		c.storeError(err)
+		c.replyErr(err)
 		return
 	}
 	if fieldNext != 0 {

@@ -257,7 +257,7 @@ func cmdSMove(c *Client, args [][]byte) {
 		nd = append(nd, m)
 		enc := coll.Encode(nil, 0, nd)
 		if err := c.collPut(dst, hd, store.TypeSet, de.Meta, dfound, enc, false); err != nil {
-			c.storeError(err)
+			c.replyErr(err)
 			return
 		}
 		// The write may have moved src's record: decode it again.
@@ -266,7 +266,7 @@ func cmdSMove(c *Client, args [][]byte) {
 	}
 	sms = append(sms[:i], sms[i+1:]...)
 	if err := c.setPut(src, hs, se.Meta, true, sms); err != nil {
-		c.storeError(err)
+		c.replyErr(err)
 		return
 	}
 	c.addInt(1)
@@ -356,7 +356,7 @@ func setOpStore(c *Client, args [][]byte, op byte) {
 	h := c.st.Hash(dst)
 	c.tx.Delete(c.db, dst, h, store.Deleted)
 	if err := c.collPut(dst, h, store.TypeSet, store.Meta{}, false, enc, len(out) == 0); err != nil {
-		c.storeError(err)
+		c.replyErr(err)
 		return
 	}
 	c.addInt(int64(len(out)))

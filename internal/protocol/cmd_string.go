@@ -250,7 +250,7 @@ func (c *Client) setGeneric(key, val []byte, o *setOpts, okReply bool) {
 		}
 	}
 	if err := c.tx.Set(c.db, key, h, val, m); err != nil {
-		c.storeError(err)
+		c.replyErr(err)
 		return
 	}
 	if c.srv.origins != nil && !c.originWrittenLocked(key, h, val, false) {
@@ -280,18 +280,6 @@ func (c *Client) addOld(old []byte, existed bool) {
 
 // errOOMTooLarge answers a write of an entry that cannot fit under
 // maxmemory at all.
-const errOOMTooLarge = "OOM value is larger than maxmemory"
-
-func (c *Client) storeError(err error) {
-	switch err {
-	case store.ErrTooLarge:
-		c.addError(errOOMTooLarge)
-	case store.ErrKeyTooLarge:
-		c.addError(errStrTooBig)
-	default:
-		c.addError("ERR " + err.Error())
-	}
-}
 
 func cmdSet(c *Client, args [][]byte) {
 	var o setOpts
@@ -456,7 +444,7 @@ func msetGeneric(c *Client, args [][]byte, nx bool) {
 	for i := 1; i < len(args); i += 2 {
 		h := c.st.Hash(args[i])
 		if err := c.tx.Set(c.db, args[i], h, args[i+1], store.Meta{}); err != nil {
-			c.storeError(err)
+			c.replyErr(err)
 			return
 		}
 	}
@@ -518,7 +506,7 @@ func incrBy(c *Client, key []byte, by int64) {
 	cur += by
 	c.scratch = strconv.AppendInt(c.scratch[:0], cur, 10)
 	if err := c.tx.Set(c.db, key, h, c.scratch, m); err != nil {
-		c.storeError(err)
+		c.replyErr(err)
 		return
 	}
 	c.addInt(cur)
@@ -556,7 +544,7 @@ func cmdIncrByFloat(c *Client, args [][]byte) {
 	}
 	c.scratch = longdouble.AppendHuman(c.scratch[:0], sum)
 	if err := c.tx.Set(c.db, args[1], h, c.scratch, m); err != nil {
-		c.storeError(err)
+		c.replyErr(err)
 		return
 	}
 	c.addBulk(c.scratch)
@@ -578,7 +566,7 @@ func cmdAppend(c *Client, args [][]byte) {
 			return
 		}
 		if !c.st.Fits(int64(len(args[1])), int64(len(e.Value)+len(args[2]))) {
-			c.storeError(store.ErrTooLarge)
+			c.replyErr(store.ErrTooLarge)
 			return
 		}
 		m = e.Meta
@@ -588,7 +576,7 @@ func cmdAppend(c *Client, args [][]byte) {
 	}
 	c.keepScratch(v)
 	if err := c.tx.Set(c.db, args[1], h, v, m); err != nil {
-		c.storeError(err)
+		c.replyErr(err)
 		return
 	}
 	c.addInt(int64(len(v)))
@@ -693,7 +681,7 @@ func cmdSetRange(c *Client, args [][]byte) {
 		return
 	}
 	if !c.st.Fits(int64(len(args[1])), off+int64(len(val))) {
-		c.storeError(store.ErrTooLarge)
+		c.replyErr(store.ErrTooLarge)
 		return
 	}
 	var cur []byte
@@ -715,7 +703,7 @@ func cmdSetRange(c *Client, args [][]byte) {
 	copy(buf[off:], val)
 	c.keepScratch(buf)
 	if err := c.tx.Set(c.db, args[1], h, buf, m); err != nil {
-		c.storeError(err)
+		c.replyErr(err)
 		return
 	}
 	c.addInt(int64(size))

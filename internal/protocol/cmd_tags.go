@@ -34,20 +34,6 @@ func (c *Client) parseCounted(args [][]byte, i int) ([][]byte, int, bool) {
 	return args[i+1 : i+1+int(n)], i + 1 + int(n), true
 }
 
-func (c *Client) tagError(err error) {
-	max, maxLen := c.srv.tags.Limits()
-	switch err {
-	case tags.ErrTooManyTags:
-		c.addError("ERR too many tags (tags-max-per-key is " + strconv.Itoa(max) + ")")
-	case tags.ErrTagTooLong:
-		c.addError("ERR tag too long (tag-max-len is " + strconv.Itoa(maxLen) + ")")
-	case tags.ErrEmptyTag:
-		c.addError("ERR tag must not be empty")
-	default:
-		c.addError("ERR " + err.Error())
-	}
-}
-
 // cmdTagSet: TAGSET key value [TAGS numtags tag ...] [DEPS numdeps key ...]
 // [VERSION v] [EX s|PX ms|EXAT ts|PXAT ms-ts|KEEPTTL] [NX|XX] [GET]
 // [JITTER f|NOJITTER]
@@ -94,7 +80,7 @@ func cmdTagSet(c *Client, args [][]byte) {
 	refs, err := x.Resolve(c.db, names, nil)
 	if err != nil {
 		x.Release(refs)
-		c.tagError(err)
+		c.replyErr(err)
 		return
 	}
 	key := args[1]

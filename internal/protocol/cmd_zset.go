@@ -691,7 +691,7 @@ func (c *Client) zstore(dst []byte, zs []zent) {
 	h := c.st.Hash(dst)
 	c.tx.Delete(c.db, dst, h, store.Deleted)
 	if err := c.collPut(dst, h, store.TypeZSet, store.Meta{}, false, enc, len(zs) == 0); err != nil {
-		c.storeError(err)
+		c.replyErr(err)
 		return
 	}
 	c.addInt(int64(len(zs)))
