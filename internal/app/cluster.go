@@ -9,6 +9,7 @@ import (
 
 	"github.com/cachesrv/cachesrv/internal/cluster"
 	"github.com/cachesrv/cachesrv/internal/config"
+	"github.com/cachesrv/cachesrv/internal/metrics"
 )
 
 // setupCluster builds the cluster node and its per-slot key index when
@@ -73,4 +74,33 @@ func (a *App) startCluster(ctx context.Context, lns []net.Listener, errs chan<- 
 		}
 	}()
 	return wg.Wait
+}
+
+// clusterMetrics reads the cluster node's state and counters for /metrics.
+func (a *App) clusterMetrics() metrics.ClusterStats {
+	n := a.Cluster
+	v := n.View()
+	st := n.Stats()
+	owned, failed := 0, 0
+	for slot := range cluster.Slots {
+		if v.Mine(slot) {
+			owned++
+		}
+	}
+	for _, nd := range n.Nodes() {
+		if nd.Failed {
+			failed++
+		}
+	}
+	return metrics.ClusterStats{
+		StateOK: v.OK, SlotsOwned: owned, SlotsAssigned: v.SlotsAssigned, SlotsFail: v.SlotsFail,
+		KnownNodes: v.KnownNodes, FailedNodes: failed, CurrentEpoch: v.CurrentEpoch, MyEpoch: v.MyEpoch,
+		Redirects: map[string]int64{"moved": st.MovedReplies.Load(), "ask": st.AskReplies.Load(),
+			"crossslot": st.CrossSlotReplies.Load(), "down": st.DownReplies.Load(), "tryagain": st.TryAgainReplies.Load()},
+		SlotsTakenOver: st.SlotsTakenOver.Load(), KeysMigrated: st.KeysMigratedOut.Load(),
+		KeysDroppedMigrating: a.Server.MigrateDropped(), InvalidationsSent: st.InvalidationsSent.Load(),
+		InvalidationsReceived: st.InvalidationsReceived.Load(), InvalidationsPending: n.PendingInvalidations(),
+		InvalidationsExpired: st.InvalidationsExpired.Load(), MessagesSent: st.MessagesSent.Load(),
+		MessagesReceived: st.MessagesRecv.Load(),
+	}
 }

@@ -42,7 +42,12 @@ func (a *App) metricsSource() metrics.Source {
 	if a.Origins != nil {
 		origins = a.originMetrics
 	}
+	var clusterStats func() metrics.ClusterStats
+	if a.Cluster != nil {
+		clusterStats = a.clusterMetrics
+	}
 	return metrics.Source{
+		Cluster: clusterStats,
 		Origins: origins,
 		Version: Version,
 		Server:  func() metrics.ServerStats { return serverMetrics(a.Server.Stats()) },

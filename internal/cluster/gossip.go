@@ -43,9 +43,13 @@ type wireRecord struct {
 }
 
 type wireMsg struct {
-	Records []wireRecord `json:"records,omitempty"`
-	From    string       `json:"from,omitempty"`
+	Records []wireRecord  `json:"records,omitempty"`
+	From    string        `json:"from,omitempty"`
+	Inval   *Invalidation `json:"inval,omitempty"`
+	Ack     *invalAck     `json:"ack,omitempty"`
 }
+
+func marshal(m *wireMsg) ([]byte, error) { return json.Marshal(m) }
 
 func toWire(r *Record) wireRecord {
 	return wireRecord{ID: r.ID, Shard: r.ShardID, IP: r.IP, Port: r.Port, Bus: r.BusPort,
@@ -75,6 +79,8 @@ type gossip struct {
 	meet    chan string   // CLUSTER MEET bus addresses
 	reset   chan struct{} // CLUSTER RESET: rejoin under the new identity
 	pending map[string]time.Time
+	inval   chan struct{} // invalidations to send
+	out     chan outMsg   // acknowledgements to send
 }
 
 // Meet asks the node to join the node whose bus listens on ip:busPort
@@ -161,6 +167,10 @@ func (n *Node) Run(ctx context.Context) error {
 			n.join(ml, []string{addr})
 		case <-n.g.kick:
 			n.send(ml)
+		case <-n.g.inval:
+			n.sendPending(ml)
+		case o := <-n.g.out:
+			n.sendOut(ml, o)
 		case <-n.g.reset:
 			ml.Shutdown()
 			if ml, err = memberlist.Create(n.memberlistConfig()); err != nil {
@@ -172,6 +182,7 @@ func (n *Node) Run(ctx context.Context) error {
 		case <-tick.C:
 			n.observe(ml)
 			n.takeover()
+			n.sendPending(ml)
 			if time.Since(lastJoin) >= 500*time.Millisecond {
 				lastJoin = time.Now()
 				n.rejoin(ml)
@@ -423,6 +434,12 @@ func (d *delegate) NotifyMsg(b []byte) {
 	}
 	if len(msg.Records) > 0 {
 		n.merge(msg.Records)
+	}
+	if msg.Inval != nil && msg.From != "" {
+		n.onInval(*msg.Inval, msg.From)
+	}
+	if msg.Ack != nil && msg.From != "" {
+		n.onAck(*msg.Ack, msg.From)
 	}
 }
 

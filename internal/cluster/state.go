@@ -135,6 +135,12 @@ type Node struct {
 	gmu          sync.Mutex // guards g.ml
 	g            gossip
 
+	// Cluster-wide invalidation (inval.go).
+	invalidator Invalidator
+	pending     map[string]map[string]*pendingInval // node id -> invalidation id
+	waiters     map[string]chan invalAck
+	seenInval   map[string]seenInval
+
 	stats Stats
 }
 
@@ -146,6 +152,14 @@ type Stats struct {
 	SlotsTakenOver                atomic.Int64
 	KeysMigratedOut               atomic.Int64
 	MessagesSent, MessagesRecv    atomic.Int64
+	InvalidationsSent             atomic.Int64
+	InvalidationsReceived         atomic.Int64
+	InvalidationsExpired          atomic.Int64
+}
+
+type seenInval struct {
+	count int64
+	at    time.Time
 }
 
 // Stats returns the node's counters.
@@ -169,8 +183,12 @@ func New(o Options) (*Node, error) {
 		migrating: make(map[int]string),
 		importing: make(map[int]string),
 		forgotten: make(map[string]time.Time),
+		pending:   make(map[string]map[string]*pendingInval),
+		waiters:   make(map[string]chan invalAck),
+		seenInval: make(map[string]seenInval),
 	}
-	n.g = gossip{kick: make(chan struct{}, 1), meet: make(chan string, 64), reset: make(chan struct{}, 1), pending: make(map[string]time.Time)}
+	n.g = gossip{kick: make(chan struct{}, 1), meet: make(chan string, 64), reset: make(chan struct{}, 1),
+		pending: make(map[string]time.Time), inval: make(chan struct{}, 1), out: make(chan outMsg, 1024)}
 	loaded := false
 	if o.ConfigFile != "" {
 		var err error

@@ -20,6 +20,9 @@ func New(reg prometheus.Registerer, src Source) error {
 	if src.Persist != nil {
 		cs = append(cs, newPersistCollector(src.Persist))
 	}
+	if src.Cluster != nil {
+		cs = append(cs, newClusterCollector(src.Cluster))
+	}
 	for _, c := range append(cs,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

@@ -32,6 +32,9 @@ type Source struct {
 	// Persist reads the snapshot and load counters (persist.go); nil
 	// leaves the persistence metrics out.
 	Persist func() PersistStats
+	// Cluster reads the cluster node's state (cluster.go); nil outside
+	// cluster mode.
+	Cluster func() ClusterStats
 	// PubSub reads pub/sub and client-side caching (tracking) counters.
 	PubSub func() PubSubStats
 

@@ -1,10 +1,13 @@
 package protocol
 
 import (
+	"context"
 	"net"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/cachesrv/cachesrv/internal/cluster"
 	"github.com/cachesrv/cachesrv/internal/cmdtab"
@@ -264,6 +267,12 @@ func (s *Server) clusterModeGuards() {
 			h(c, args)
 		}
 	}
+	for name, soft := range map[string]bool{"invalidate": false, "softinvalidate": true} {
+		if cmd := s.table.Lookup(name); cmd != nil {
+			cmd.Handler = clusterInvalidate(soft)
+		}
+	}
+	s.cluster.SetInvalidator(s.applyClusterInvalidation)
 	wrap("select", func(c *Client, args [][]byte) string {
 		if n, ok := parseInt(args[1]); !ok || n != 0 {
 			return "ERR SELECT is not allowed in cluster mode"
@@ -772,5 +781,83 @@ func (s *Server) clusterInfoFields() []InfoField {
 		{"cluster_slots_taken_over", i64(st.SlotsTakenOver.Load())},
 		{"cluster_keys_migrated", i64(st.KeysMigratedOut.Load())},
 		{"cluster_keys_dropped_in_migration", i64(s.migrateDropped.Load())},
+		{"cluster_invalidations_sent", i64(st.InvalidationsSent.Load())},
+		{"cluster_invalidations_received", i64(st.InvalidationsReceived.Load())},
+		{"cluster_invalidations_pending", strconv.Itoa(s.cluster.PendingInvalidations())},
+		{"cluster_invalidations_expired", i64(st.InvalidationsExpired.Load())},
 	}
 }
+
+// remoteInval applies invalidations other nodes send (cluster.Invalidator)
+// on a pseudo client of its own, one at a time.
+type remoteInval struct {
+	mu sync.Mutex
+	c  *Client
+}
+
+// applyClusterInvalidation applies an INVALIDATE or SOFTINVALIDATE sent by
+// another node: the tag index, tracking and keyspace notifications, as for
+// a local one.
+func (s *Server) applyClusterInvalidation(inv cluster.Invalidation) int64 {
+	if s.tags == nil {
+		return 0
+	}
+	ri := &s.remoteInval
+	ri.mu.Lock()
+	defer ri.mu.Unlock()
+	if ri.c == nil {
+		ri.c = &Client{srv: s, st: s.st, id: s.nextID.Add(1), resp: 2, addr: "cluster", created: time.Now(),
+			authenticated: true, scratch: make([]byte, 0, 64)}
+		ri.c.user.Store(s.acl.Default())
+	}
+	names := make([][]byte, len(inv.Tags))
+	for i, t := range inv.Tags {
+		names[i] = []byte(t)
+	}
+	keys := ri.c.trackedTagKeys(s.tags, names)
+	n := s.tags.Invalidate(0, names, inv.Soft, inv.Grace, false)
+	s.tracking.invalidateKeys(ri.c, keys, inv.Soft)
+	return n
+}
+
+// clusterInvalidate is INVALIDATE and SOFTINVALIDATE in cluster mode: the
+// invalidation is applied here, then on every other node, and the reply
+// counts the keys invalidated on this node and on every node that
+// acknowledged. The reply waits for every live node, up to
+// cluster-node-timeout; inside MULTI/EXEC and scripts (which hold this
+// node's shard locks) it does not wait and counts this node only. Nodes
+// that have not acknowledged keep getting it (docs/cluster.md).
+func clusterInvalidate(soft bool) Handler {
+	return func(c *Client, args [][]byte) {
+		x := c.tagIndex()
+		if x == nil {
+			return
+		}
+		names := args[1:]
+		var grace int64
+		if soft {
+			g, ok := parseInt(args[1])
+			if !ok || g <= 0 {
+				c.addError("ERR grace must be a positive number of milliseconds")
+				return
+			}
+			grace, names = g, args[2:]
+		}
+		keys := c.trackedTagKeys(x, names)
+		n := x.Invalidate(c.db, names, soft, grace, c.locksHeld())
+		c.srv.tracking.invalidateKeys(c, keys, soft)
+		inv := cluster.Invalidation{ID: cluster.NewNodeID(), Soft: soft, Grace: grace, Tags: make([]string, len(names))}
+		for i, t := range names {
+			inv.Tags[i] = string(t)
+		}
+		wait := !c.locksHeld()
+		ctx, cancel := context.WithTimeout(context.Background(), c.srv.cluster.Options().NodeTimeout)
+		remote, _ := c.srv.cluster.Broadcast(ctx, inv, wait)
+		cancel()
+		c.addInt(n + remote)
+	}
+}
+
+// MigrateDropped returns how many keys MIGRATE deleted without copying
+// them (cmd_migrate.go).
+func (s *Server) MigrateDropped() int64 { return s.migrateDropped.Load() }

@@ -15,8 +15,9 @@ import (
 // append, setrange), x (expired), e (evicted), n (new), and cachesrv's own
 // i (invalidated / softinvalidated, sent for each live key of the tags an
 // INVALIDATE or SOFTINVALIDATE names). l h s z (list, hash, set and sorted set
-// events: notify_coll.go). t d are accepted (cachesrv has no streams) and
-// m (keymiss) is accepted but not emitted.
+// events: notify_coll.go), m (keymiss: every read of a missing key that
+// counts in keyspace_misses, through store.ObserveMisses). t d are accepted
+// (cachesrv has no streams).
 
 const (
 	nfKeyspace uint32 = 1 << iota
@@ -31,6 +32,7 @@ const (
 	nfHash
 	nfSet
 	nfZSet
+	nfKeyMiss
 )
 
 // SetNotifyKeyspaceEvents applies notify-keyspace-events (the canonical
@@ -65,12 +67,21 @@ func (s *Server) SetNotifyKeyspaceEvents(flags string) {
 			m |= nfNew
 		case 'i':
 			m |= nfInvalidated
+		case 'm':
+			m |= nfKeyMiss
 		}
 	}
 	if m&(nfKeyspace|nfKeyevent) == 0 {
 		m = 0 // no channel: nothing to send, as in Redis
 	}
 	s.notify.Store(m)
+	if s.st != nil {
+		if m&nfKeyMiss != 0 {
+			s.st.ObserveMisses(func(db int, key []byte) { s.notifyEvent(nfKeyMiss, "keymiss", db, key) })
+		} else {
+			s.st.ObserveMisses(nil)
+		}
+	}
 }
 
 // notifyEvent publishes one event if its class is enabled.

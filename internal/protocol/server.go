@@ -169,6 +169,8 @@ type Server struct {
 	cluster    *cluster.Node  // nil unless cluster-enabled (cmd_cluster.go)
 	clusterIdx *cluster.Index // the per-slot key index in cluster mode
 	migrate    migrateConns   // MIGRATE's cached connections (cmd_migrate.go)
+	// remoteInval applies other nodes' invalidations (cmd_cluster.go).
+	remoteInval remoteInval
 	// migrateDropped counts keys MIGRATE deleted without copying them.
 	migrateDropped atomic.Int64
 

@@ -101,6 +101,9 @@ type Engine struct {
 	L       *lua.LState
 	lib     *lua.LTable   // the globals scripts may read
 	envMT   *lua.LTable   // metatable of each run's globals table
+	// env is the globals table runs share while it stays clean: it holds
+	// only _G, KEYS and ARGV (checkEnv drops it when a script rawset more).
+	env *lua.LTable
 	ro      []*lua.LTable // read-only library proxies, emptied after each run
 	cur     *run
 	scratch [][]byte
@@ -374,9 +377,13 @@ func (e *Engine) Run(s *Script, req Request) Result {
 	defer L.RemoveContext()
 	e.rnd = 0x5DEECE66D // math.random restarts its sequence in each script, as in Redis
 
-	env := L.NewTable()
-	env.Metatable = e.envMT
-	env.RawSetString("_G", env)
+	env := e.env
+	if env == nil {
+		env = L.NewTable()
+		env.Metatable = e.envMT
+		env.RawSetString("_G", env)
+		e.env = env
+	}
 	env.RawSetString("KEYS", stringArray(L, req.Keys))
 	env.RawSetString("ARGV", stringArray(L, req.Args))
 	fn := L.NewFunctionFromProto(s.proto)
@@ -386,6 +393,7 @@ func (e *Engine) Run(s *Script, req Request) Result {
 	L.Push(fn)
 	err := L.PCall(0, 1, nil)
 	defer e.resetSandbox()
+	defer e.checkEnv()
 	if err != nil {
 		L.SetTop(top)
 		return Result{Err: e.errorText(ctx, r, err)}
@@ -398,6 +406,27 @@ func (e *Engine) Run(s *Script, req Request) Result {
 		}
 	}
 	return Result{Reply: appendLua(nil, ret, req.Resp, 0)}
+}
+
+// checkEnv keeps the shared globals table for the next run only if the
+// script left nothing in it but _G, KEYS and ARGV (rawset can add globals
+// past the read-only metatable; the next script must not see them).
+func (e *Engine) checkEnv() {
+	env := e.env
+	if env == nil {
+		return
+	}
+	n := 0
+	for k, _ := env.Next(lua.LNil); k != lua.LNil; k, _ = env.Next(k) {
+		s, ok := k.(lua.LString)
+		if n++; n > 3 || !ok || (s != "_G" && s != "KEYS" && s != "ARGV") {
+			e.env = nil
+			return
+		}
+	}
+	if env.Metatable != e.envMT || env.RawGetString("_G") != env {
+		e.env = nil
+	}
 }
 
 // errorText turns a script failure into Redis 7's error reply:
@@ -461,12 +490,15 @@ func sanitize(s string) string {
 // from then on a goroutine samples the heap every 10 ms until stopWatch
 // stops it and waits for it.
 func (e *Engine) watch(ctx context.Context, cancel context.CancelCauseFunc) (stopWatch func()) {
-	base := heapBytes()
 	limit := e.opts.MemoryLimit
 	done := make(chan struct{})
 	exited := make(chan struct{})
 	t := time.AfterFunc(20*time.Millisecond, func() {
 		defer close(exited)
+		// The heap is first read here, not at the start: reading it costs
+		// more than most scripts take, and what a script allocates in its
+		// first 20 ms is bounded by that time.
+		base := heapBytes()
 		tick := time.NewTicker(10 * time.Millisecond)
 		defer tick.Stop()
 		for {

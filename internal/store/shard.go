@@ -372,6 +372,9 @@ func (sh *Shard) LookupLocked(db int, key []byte, h uint64, now int64, flags int
 	if !ok || (stale && flags&AllowStale == 0) {
 		if flags&NoStats == 0 {
 			sh.stats.Misses[db]++
+			if f := sh.st.missObs.Load(); f != nil {
+				(*f)(db, key)
+			}
 		}
 		return Entry{}, false
 	}

@@ -70,6 +70,7 @@ type Store struct {
 	policyName atomic.Value // string
 	evictOpts  evict.Options
 	hooks      Hooks
+	missObs    atomic.Pointer[func(db int, key []byte)] // ObserveMisses
 	lag        func(int64)
 
 	pol storePolicy // the one eviction policy of all shards
@@ -711,6 +712,17 @@ func (st *Store) randomKey(db int, dst []byte, rnd uint64, held bool) ([]byte, b
 
 // SetHooks installs the hooks (before the store is used).
 func (st *Store) SetHooks(h Hooks) { st.hooks = h }
+
+// ObserveMisses makes every counted keyspace miss (a read of a missing key
+// by LookupLocked without NoStats) call fn, under the key's shard lock;
+// nil stops it. It costs one atomic load per miss.
+func (st *Store) ObserveMisses(fn func(db int, key []byte)) {
+	if fn == nil {
+		st.missObs.Store(nil)
+		return
+	}
+	st.missObs.Store(&fn)
+}
 
 // Hooks returns the installed hooks.
 func (st *Store) Hooks() Hooks { return st.hooks }

@@ -426,3 +426,74 @@ func fnv64(s string) uint64 {
 	}
 	return h
 }
+
+// TestClusterBinaryInvalidateAbsent: an INVALIDATE while one node is
+// frozen (SIGSTOP, past cluster-node-timeout) returns with the count of
+// the nodes that answered; the frozen node gets it when it comes back
+// (at-least-once), and its tagged keys are gone.
+func TestClusterBinaryInvalidateAbsent(t *testing.T) {
+	procs := createCluster(t, 3, "--cluster-slot-takeover", "no")
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{procs[0].addr()}})
+	defer cc.Close()
+	const n = 300
+	for i := range n {
+		if err := cc.Do(ctx, "tagset", "item:"+strconv.Itoa(i), "v", "tags", 1, "user:1").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	frozen := procs[2]
+	cf := redis.NewClient(&redis.Options{Addr: frozen.addr(), ReadTimeout: 5 * time.Second})
+	defer cf.Close()
+	onFrozen := cf.DBSize(ctx).Val()
+	// A key the frozen node serves, to read back directly later.
+	var probe string
+	for i := range n {
+		k := "item:" + strconv.Itoa(i)
+		if cf.Exists(ctx, k).Val() == 1 {
+			probe = k
+			break
+		}
+	}
+	if probe == "" || onFrozen == 0 {
+		t.Fatal("the third node holds no tagged key")
+	}
+	frozen.cmd.Process.Signal(syscall.SIGSTOP)
+	c0 := redis.NewClient(&redis.Options{Addr: procs[0].addr(), ReadTimeout: 10 * time.Second})
+	defer c0.Close()
+	began := time.Now()
+	got, err := c0.Do(ctx, "invalidate", "user:1").Int64()
+	waited := time.Since(began)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != n-onFrozen {
+		t.Fatalf("INVALIDATE with a frozen node counted %d, want %d (the live nodes' keys)", got, n-onFrozen)
+	}
+	if !strings.Contains(c0.Info(ctx, "cluster").Val(), "cluster_invalidations_pending:1\r\n") {
+		t.Fatalf("no pending invalidation for the frozen node:\n%s", c0.Info(ctx, "cluster").Val())
+	}
+	frozen.cmd.Process.Signal(syscall.SIGCONT)
+	thawed := time.Now()
+	for cf.Exists(ctx, probe).Val() == 1 {
+		if time.Since(thawed) > 10*time.Second {
+			t.Fatalf("the invalidation never reached the node that was frozen:\n%s", c0.Info(ctx, "cluster").Val())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	reached := time.Since(thawed)
+	for !strings.Contains(c0.Info(ctx, "cluster").Val(), "cluster_invalidations_pending:0\r\n") {
+		if time.Since(thawed) > 10*time.Second {
+			t.Fatal("the invalidation was never acknowledged")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if k := cf.DBSize(ctx).Val(); k != onFrozen {
+		t.Logf("frozen node holds %d keys (unreclaimed, invisible)", k)
+	}
+	for i := range n {
+		if err := cc.Get(ctx, "item:"+strconv.Itoa(i)).Err(); err != redis.Nil {
+			t.Fatalf("item:%d after the frozen node came back: %v", i, err)
+		}
+	}
+	t.Logf("INVALIDATE with a frozen node returned after %v; the node applied it %v after SIGCONT", waited, reached)
+}

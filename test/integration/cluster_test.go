@@ -2,7 +2,10 @@ package integration
 
 import (
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +15,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/rueidis"
 
 	"github.com/cachesrv/cachesrv/internal/app"
 	"github.com/cachesrv/cachesrv/internal/config"
@@ -510,4 +514,142 @@ func TestMigrate(t *testing.T) {
 func init() {
 	extraCovered["migrate"] = true
 	extraCovered["restore-asking"] = true
+}
+
+// TestClusterInvalidate: INVALIDATE and SOFTINVALIDATE on one node of
+// three reach every node before the reply, which counts the keys of the
+// whole cluster.
+func TestClusterInvalidate(t *testing.T) {
+	t.Parallel()
+	nodes := []*server{startNode(t, t.TempDir(), nil), startNode(t, t.TempDir(), nil), startNode(t, t.TempDir(), nil)}
+	cs := formCluster(t, nodes)
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{nodes[0].Addr}})
+	defer cc.Close()
+	const n = 300
+	for i := range n {
+		if err := cc.Do(ctx, "tagset", "item:"+strconv.Itoa(i), "v", "tags", 1, "user:1").Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := cc.Do(ctx, "tagset", "other:"+strconv.Itoa(i), "v", "tags", 1, "user:2").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range cs {
+		if k := c.DBSize(ctx).Val(); k < 100 {
+			t.Fatalf("a node holds only %d keys", k)
+		}
+	}
+	// The reply counts every node's keys, and they are gone everywhere.
+	want(t, cs[1], int64(n), "invalidate", "user:1")
+	for i := range n {
+		if err := cc.Get(ctx, "item:"+strconv.Itoa(i)).Err(); err != redis.Nil {
+			t.Fatalf("item:%d after INVALIDATE: %v", i, err)
+		}
+	}
+	want(t, cs[2], int64(0), "invalidate", "user:1")
+	// SOFTINVALIDATE: stale everywhere (plain GET misses, the value stays
+	// for stale-aware reads during the grace).
+	want(t, cs[0], int64(n), "softinvalidate", 60000, "user:2")
+	for i := range n {
+		if err := cc.Get(ctx, "other:"+strconv.Itoa(i)).Err(); err != redis.Nil {
+			t.Fatalf("other:%d after SOFTINVALIDATE: %v", i, err)
+		}
+	}
+	info := cs[1].Info(ctx, "cluster").Val()
+	if !strings.Contains(info, "cluster_invalidations_sent:1\r\n") || !strings.Contains(info, "cluster_invalidations_received:2\r\n") ||
+		!strings.Contains(info, "cluster_invalidations_pending:0\r\n") {
+		t.Fatalf("INFO cluster:\n%s", info)
+	}
+	// /metrics carries the same state.
+	hs := httptest.NewServer(nodes[1].App.NewMetricsHandler())
+	defer hs.Close()
+	resp, err := http.Get(hs.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, line := range []string{"cachesrv_cluster_state_ok 1", "cachesrv_cluster_known_nodes 3",
+		"cachesrv_cluster_invalidations_sent_total 1", "cachesrv_cluster_invalidations_received_total 2",
+		`cachesrv_cluster_bus_messages_total{direction="received"}`} {
+		if !strings.Contains(string(body), line) {
+			t.Fatalf("/metrics lacks %q", line)
+		}
+	}
+	// Inside MULTI the broadcast does not wait; the keys still go.
+	for i := range 20 {
+		cc.Do(ctx, "tagset", "late:"+strconv.Itoa(i), "v", "tags", 1, "user:3")
+	}
+	pipe := cs[0].TxPipeline()
+	pipe.Do(ctx, "invalidate", "user:3")
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for i := 0; i < 20; {
+		if cc.Get(ctx, "late:"+strconv.Itoa(i)).Err() == redis.Nil {
+			i++
+			continue
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("late:%d survived an INVALIDATE inside MULTI", i)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestClusterRueidis: rueidis discovers the cluster (CLUSTER SHARDS) from
+// one node and spreads a load over three, client-side caching included.
+func TestClusterRueidis(t *testing.T) {
+	t.Parallel()
+	nodes := []*server{startNode(t, t.TempDir(), nil), startNode(t, t.TempDir(), nil), startNode(t, t.TempDir(), nil)}
+	cs := formCluster(t, nodes)
+	rc, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{nodes[0].Addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	const n = 600
+	for i := range n {
+		k := "r:" + strconv.Itoa(i)
+		if err := rc.Do(ctx, rc.B().Set().Key(k).Value(strconv.Itoa(i)).Build()).Error(); err != nil {
+			t.Fatalf("rueidis SET %s: %v", k, err)
+		}
+	}
+	for i := range n {
+		k := "r:" + strconv.Itoa(i)
+		v, err := rc.DoCache(ctx, rc.B().Get().Key(k).Cache(), time.Minute).ToString()
+		if err != nil || v != strconv.Itoa(i) {
+			t.Fatalf("rueidis cached GET %s = %q, %v", k, v, err)
+		}
+	}
+	// A write on the owning node invalidates the client's cached copy.
+	if err := rc.Do(ctx, rc.B().Set().Key("r:7").Value("new").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		v, err := rc.DoCache(ctx, rc.B().Get().Key("r:7").Cache(), time.Minute).ToString()
+		if err == nil && v == "new" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cached r:7 = %q, %v after an overwrite", v, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	var total int64
+	for _, c := range cs {
+		k := c.DBSize(ctx).Val()
+		if k < n/6 {
+			t.Fatalf("a node holds %d of %d keys", k, n)
+		}
+		total += k
+	}
+	if total != n {
+		t.Fatalf("nodes hold %d keys, want %d", total, n)
+	}
+	if nodes := rc.Nodes(); len(nodes) != 3 {
+		t.Fatalf("rueidis sees %d nodes", len(nodes))
+	}
 }
