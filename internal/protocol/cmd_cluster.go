@@ -806,7 +806,7 @@ func (s *Server) applyClusterInvalidation(inv cluster.Invalidation) int64 {
 	ri.mu.Lock()
 	defer ri.mu.Unlock()
 	if ri.c == nil {
-		ri.c = &Client{srv: s, st: s.st, id: s.nextID.Add(1), resp: 2, addr: "cluster", created: time.Now(),
+		ri.c = &Client{srv: s, st: s.st, tx: s.st.NewTxn(nil), id: s.nextID.Add(1), resp: 2, addr: "cluster", created: time.Now(),
 			authenticated: true, scratch: make([]byte, 0, 64)}
 		ri.c.user.Store(s.acl.Default())
 	}
@@ -815,7 +815,7 @@ func (s *Server) applyClusterInvalidation(inv cluster.Invalidation) int64 {
 		names[i] = []byte(t)
 	}
 	keys := ri.c.trackedTagKeys(s.tags, names)
-	n := s.tags.Invalidate(0, names, inv.Soft, inv.Grace, false)
+	n := s.tags.Invalidate(0, names, inv.Soft, inv.Grace, nil)
 	s.tracking.invalidateKeys(ri.c, keys, inv.Soft)
 	return n
 }
@@ -844,13 +844,13 @@ func clusterInvalidate(soft bool) Handler {
 			grace, names = g, args[2:]
 		}
 		keys := c.trackedTagKeys(x, names)
-		n := x.Invalidate(c.db, names, soft, grace, c.locksHeld())
+		n := x.Invalidate(c.db, names, soft, grace, c.tx)
 		c.srv.tracking.invalidateKeys(c, keys, soft)
 		inv := cluster.Invalidation{ID: cluster.NewNodeID(), Soft: soft, Grace: grace, Tags: make([]string, len(names))}
 		for i, t := range names {
 			inv.Tags[i] = string(t)
 		}
-		wait := !c.locksHeld()
+		wait := !c.tx.Held()
 		ctx, cancel := context.WithTimeout(context.Background(), c.srv.cluster.Options().NodeTimeout)
 		remote, _ := c.srv.cluster.Broadcast(ctx, inv, wait)
 		cancel()
