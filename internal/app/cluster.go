@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"net"
 	"sync"
@@ -34,6 +35,14 @@ func (a *App) setupCluster(cfg *config.Config) error {
 		bus = 0 // tests: the bus takes any free port too
 	}
 	log := a.Log.With("component", "cluster")
+	// With requirepass set, the bus is encrypted and authenticated with a
+	// key derived from it: every node of a cluster shares the password,
+	// and a node without it cannot join or forge slot claims.
+	var busKey []byte
+	if cfg.RequirePass != "" {
+		sum := sha256.Sum256([]byte("cachesrv cluster bus\x00" + cfg.RequirePass))
+		busKey = sum[:]
+	}
 	n, err := cluster.New(cluster.Options{
 		ConfigFile:          cfg.ClusterConfigPath(),
 		IP:                  ip,
@@ -43,6 +52,7 @@ func (a *App) setupCluster(cfg *config.Config) error {
 		RequireFullCoverage: cfg.ClusterRequireFullCoverage,
 		SlotTakeover:        cfg.ClusterSlotTakeover,
 		Keys:                a.ClusterIndex,
+		BusKey:              busKey,
 		Logf:                func(msg string, args ...any) { log.Info(msg, args...) },
 	})
 	if err != nil {

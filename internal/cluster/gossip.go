@@ -114,7 +114,11 @@ func (n *Node) memberlistConfig() *memberlist.Config {
 	n.mu.Lock()
 	me := n.myself.rec
 	n.mu.Unlock()
-	conf.Name = me.ID
+	// The member name is the node id plus a session suffix, new for each
+	// memberlist (start, RESET): peers still probing a former session (a
+	// node reset by del-node, a crashed process) get no answer and drop
+	// it, instead of being re-introduced to a node that forgot them.
+	conf.Name = me.ID + "-" + NewNodeID()[:8]
 	conf.BindAddr = me.IP
 	conf.BindPort = me.BusPort
 	conf.AdvertiseAddr = me.IP
@@ -130,6 +134,10 @@ func (n *Node) memberlistConfig() *memberlist.Config {
 	conf.Delegate = (*delegate)(n)
 	conf.Events = (*events)(n)
 	conf.LogOutput = io.Discard
+	if len(n.opts.BusKey) > 0 {
+		conf.SecretKey = n.opts.BusKey
+		conf.GossipVerifyIncoming, conf.GossipVerifyOutgoing = true, true
+	}
 	return conf
 }
 
@@ -218,7 +226,7 @@ func (n *Node) join(ml *memberlist.Memberlist, addrs []string) {
 func (n *Node) rejoin(ml *memberlist.Memberlist) {
 	members := make(map[string]bool)
 	for _, m := range ml.Members() {
-		members[m.Name] = true
+		members[idOf(m.Name)] = true
 	}
 	var addrs []string
 	for a := range n.g.pending {
@@ -239,7 +247,7 @@ func (n *Node) rejoin(ml *memberlist.Memberlist) {
 func (n *Node) send(ml *memberlist.Memberlist) {
 	msg := n.localState()
 	for _, m := range ml.Members() {
-		if m.Name == ml.LocalNode().Name {
+		if idOf(m.Name) == idOf(ml.LocalNode().Name) || m.State != memberlist.StateAlive {
 			continue
 		}
 		if err := ml.SendReliable(m, msg); err == nil {
@@ -268,7 +276,9 @@ func (n *Node) localState() []byte {
 func (n *Node) observe(ml *memberlist.Memberlist) {
 	state := make(map[string]memberlist.NodeStateType)
 	for _, m := range ml.Members() {
-		state[m.Name] = m.State
+		if st, ok := state[idOf(m.Name)]; !ok || st != memberlist.StateAlive {
+			state[idOf(m.Name)] = m.State
+		}
 	}
 	now := n.opts.Now()
 	n.mu.Lock()
@@ -451,35 +461,37 @@ func (d *delegate) MergeRemoteState(b []byte, _ bool) {
 	d.NotifyMsg(b)
 }
 
-// events is memberlist's EventDelegate: dead declarations mark nodes
-// failed at once; observe does the rest.
+// events is memberlist's EventDelegate: a join clears a failure mark at
+// once; observe marks failures.
 type events Node
 
 func (e *events) NotifyJoin(m *memberlist.Node) {
 	n := (*Node)(e)
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if nd := n.nodes[m.Name]; nd != nil && nd != n.myself {
+	id := idOf(m.Name)
+	if nd := n.nodes[id]; nd != nil && nd != n.myself {
 		nd.joined, nd.seen = true, n.opts.Now()
 		if nd.failed {
 			nd.failed = false
 			n.publishLocked()
 		}
 	}
-	if m.Name != n.myself.rec.ID {
+	if id != n.myself.rec.ID {
 		n.kickLocked()
 	}
 }
 
-func (e *events) NotifyLeave(m *memberlist.Node) {
-	n := (*Node)(e)
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if nd := n.nodes[m.Name]; nd != nil && nd != n.myself && !nd.failed {
-		nd.failed = true
-		n.opts.Logf("cluster node marked failed", "node", m.Name, "addr", addrOf(nd.rec.IP, nd.rec.Port))
-		n.publishLocked()
-	}
-}
+// NotifyLeave does nothing: a node has several member names over its
+// life (sessions), so observe decides from the whole member list.
+func (e *events) NotifyLeave(*memberlist.Node) {}
 
 func (e *events) NotifyUpdate(*memberlist.Node) {}
+
+// idOf returns the node id of a memberlist member name (id-session).
+func idOf(name string) string {
+	if len(name) > 40 {
+		return name[:40]
+	}
+	return name
+}

@@ -166,7 +166,9 @@ func (n *Node) sendPending(ml *memberlist.Memberlist) {
 	now := n.opts.Now()
 	members := make(map[string]*memberlist.Node)
 	for _, m := range ml.Members() {
-		members[m.Name] = m
+		if m.State == memberlist.StateAlive || members[idOf(m.Name)] == nil {
+			members[idOf(m.Name)] = m
+		}
 	}
 	var out []outMsg
 	n.mu.Lock()
@@ -205,7 +207,7 @@ func (n *Node) sendPending(ml *memberlist.Memberlist) {
 // sendOut delivers a queued message (acknowledgements).
 func (n *Node) sendOut(ml *memberlist.Memberlist, o outMsg) {
 	for _, m := range ml.Members() {
-		if m.Name == o.to {
+		if idOf(m.Name) == o.to && m.State == memberlist.StateAlive {
 			if ml.SendReliable(m, o.msg) == nil {
 				n.stats.MessagesSent.Add(1)
 			}

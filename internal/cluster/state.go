@@ -106,6 +106,10 @@ type Options struct {
 	Keys KeyCounter
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// BusKey, when set (32 bytes), encrypts and authenticates every bus
+	// message (memberlist's AES-GCM): nodes without the same key cannot
+	// join or talk to the cluster.
+	BusKey []byte
 	// Logf logs cluster events; nil discards them.
 	Logf func(msg string, args ...any)
 }

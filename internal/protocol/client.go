@@ -120,6 +120,7 @@ func newClient(s *Server, nc net.Conn) *Client {
 	c.p.buf = make([]byte, initialReadBuf)
 	c.p.maxBulk = s.maxBulk.Load()
 	c.p.maxQuery = s.maxQuery.Load()
+	c.p.bufs = s.st.Buffers()
 	c.resetUser()
 	c.aResp.Store(2)
 	c.fd = connFD(nc)
@@ -146,6 +147,7 @@ func (c *Client) resetUser() {
 // release drops the client's watches when it goes away.
 func (c *Client) release() {
 	c.unwatchAll()
+	c.p.release()
 	if c.bufAcct != 0 {
 		c.st.AddMemory(-c.bufAcct)
 		c.bufAcct = 0

@@ -74,15 +74,45 @@ func HumanBytes(n int64) string {
 	}
 }
 
+// NewInfoField formats an INFO value: integers and strings without fmt (an
+// INFO all has about a hundred fields), anything else with fmt.Sprint.
+func NewInfoField(name string, v any) InfoField {
+	var s string
+	switch x := v.(type) {
+	case string:
+		s = x
+	case int:
+		s = strconv.Itoa(x)
+	case int64:
+		s = strconv.FormatInt(x, 10)
+	case int32:
+		s = strconv.FormatInt(int64(x), 10)
+	case uint64:
+		s = strconv.FormatUint(x, 10)
+	case uint32:
+		s = strconv.FormatUint(uint64(x), 10)
+	default:
+		s = fmt.Sprint(v)
+	}
+	return InfoField{Name: name, Value: s}
+}
+
 // InfoText renders INFO for the given sections; the store's statistics are
-// read within tx (the caller's, which may hold every shard inside EXEC).
+// read within tx (the caller's, which may hold every shard inside EXEC), or
+// shard by shard when tx is nil.
 func (s *Server) InfoText(sections []string, tx *store.Txn) string {
 	var b strings.Builder
+	b.Grow(1024 * len(sections))
 	seen := map[string]bool{}
 	var st *store.Stats
 	storeStats := func() *store.Stats {
 		if st == nil {
-			x := tx.Stats()
+			var x store.Stats
+			if tx != nil {
+				x = tx.Stats()
+			} else {
+				x = s.st.Stats()
+			}
 			st = &x
 		}
 		return st
@@ -90,7 +120,7 @@ func (s *Server) InfoText(sections []string, tx *store.Txn) string {
 	var ss *ServerStats
 	srvStats := func() *ServerStats {
 		if ss == nil {
-			x := s.Stats()
+			x := s.sumStats(false)
 			ss = &x
 		}
 		return ss
@@ -101,7 +131,7 @@ func (s *Server) InfoText(sections []string, tx *store.Txn) string {
 		}
 		seen[sec] = true
 		var fields []InfoField
-		add := func(name string, v any) { fields = append(fields, InfoField{name, fmt.Sprint(v)}) }
+		add := func(name string, v any) { fields = append(fields, NewInfoField(name, v)) }
 		title := strings.ToUpper(sec[:1]) + sec[1:]
 		switch sec {
 		case "server":
@@ -249,8 +279,18 @@ func (s *Server) InfoText(sections []string, tx *store.Txn) string {
 				if cs.Calls > 0 {
 					per = float64(cs.Usec) / float64(cs.Calls)
 				}
-				add("cmdstat_"+cs.Name, fmt.Sprintf("calls=%d,usec=%d,usec_per_call=%.2f,rejected_calls=%d,failed_calls=%d",
-					cs.Calls, cs.Usec, per, cs.Rejected, cs.Failed))
+				v := make([]byte, 0, 96)
+				v = append(v, "calls="...)
+				v = strconv.AppendUint(v, cs.Calls, 10)
+				v = append(v, ",usec="...)
+				v = strconv.AppendUint(v, cs.Usec, 10)
+				v = append(v, ",usec_per_call="...)
+				v = strconv.AppendFloat(v, per, 'f', 2, 64)
+				v = append(v, ",rejected_calls="...)
+				v = strconv.AppendUint(v, cs.Rejected, 10)
+				v = append(v, ",failed_calls="...)
+				v = strconv.AppendUint(v, cs.Failed, 10)
+				add("cmdstat_"+cs.Name, string(v))
 			}
 		case "keyspace":
 			st := storeStats()
@@ -276,9 +316,14 @@ func (s *Server) InfoText(sections []string, tx *store.Txn) string {
 		if b.Len() > 0 {
 			b.WriteString("\r\n")
 		}
-		b.WriteString("# " + title + "\r\n")
+		b.WriteString("# ")
+		b.WriteString(title)
+		b.WriteString("\r\n")
 		for _, f := range fields {
-			b.WriteString(f.Name + ":" + f.Value + "\r\n")
+			b.WriteString(f.Name)
+			b.WriteByte(':')
+			b.WriteString(f.Value)
+			b.WriteString("\r\n")
 		}
 	}
 	return b.String()

@@ -3,6 +3,7 @@ package protocol
 import (
 	"errors"
 
+	"github.com/cachesrv/cachesrv/internal/bufpool"
 	"github.com/cachesrv/cachesrv/internal/splitargs"
 )
 
@@ -43,6 +44,12 @@ type parser struct {
 
 	maxBulk  int64
 	maxQuery int64
+
+	// bufs, when set, supplies buffers above 32 KiB (a large value's
+	// bulk) and takes them back when the buffer grows again or drains, so
+	// that every large SET does not leave its read buffers to the
+	// collector. Nil: plain allocations.
+	bufs *bufpool.Pool
 }
 
 func (p *parser) reset() {
@@ -223,16 +230,44 @@ func (p *parser) makeRoom() error {
 			}
 			want = int(p.maxQuery)
 		}
-		nb := make([]byte, want)
-		copy(nb, p.buf[:p.w])
-		p.buf = nb
+		switch {
+		case p.bufs != nil && len(p.buf) > pooledReadBuf:
+			p.buf = p.bufs.Grow(p.buf, want)
+		case p.bufs != nil && want > pooledReadBuf:
+			nb := p.bufs.Get(want)
+			copy(nb, p.buf[:p.w])
+			p.buf = nb
+		default:
+			nb := make([]byte, want)
+			copy(nb, p.buf[:p.w])
+			p.buf = nb
+		}
 	}
 	return nil
+}
+
+// pooledReadBuf is the size above which read buffers come from the pool.
+const pooledReadBuf = 32 << 10
+
+// putBuf gives the buffer back to the pool when it came from there; the
+// caller replaces p.buf.
+func (p *parser) putBuf() {
+	if p.bufs != nil && len(p.buf) > pooledReadBuf {
+		p.bufs.Put(p.buf)
+	}
+	p.buf = nil
+}
+
+// release gives a pooled buffer back when the connection ends.
+func (p *parser) release() {
+	p.putBuf()
+	p.r, p.w = 0, 0
 }
 
 // shrink gives a large buffer back once it is drained.
 func (p *parser) shrink() {
 	if p.r == p.w && len(p.buf) > 64<<10 {
+		p.putBuf()
 		p.buf = make([]byte, initialReadBuf)
 		p.r, p.w = 0, 0
 	}

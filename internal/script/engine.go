@@ -97,13 +97,13 @@ type Engine struct {
 	cancel  atomic.Pointer[context.CancelCauseFunc]
 
 	// The VM, behind vm. Everything below is owned by the running script.
-	vm      sync.Mutex
-	L       *lua.LState
-	lib     *lua.LTable   // the globals scripts may read
-	envMT   *lua.LTable   // metatable of each run's globals table
+	vm    sync.Mutex
+	L     *lua.LState
+	lib   *lua.LTable // the globals scripts may read
+	envMT *lua.LTable // metatable of each run's globals table
 	// env is the globals table runs share while it stays clean: it holds
 	// only _G, KEYS and ARGV (checkEnv drops it when a script rawset more).
-	env *lua.LTable
+	env     *lua.LTable
 	ro      []*lua.LTable // read-only library proxies, emptied after each run
 	cur     *run
 	scratch [][]byte

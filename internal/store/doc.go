@@ -12,7 +12,10 @@
 //   - size-class slabs that hold each entry's record (header, key and value
 //     bytes) in fixed-size slots; a class's pages grow geometrically from
 //     about 512 bytes to 16 KiB, so a barely used class costs little; records
-//     too large for the biggest class (1 KiB) get their own allocation;
+//     too large for the biggest class (1 KiB) get a buffer from the store's
+//     pool (package bufpool): above 32 KiB a mapping outside the Go heap,
+//     reused by the next large record when freed, so large-value churn
+//     neither feeds the collector nor faults in fresh pages for every SET;
 //   - its expiry index (package expire, allocated at the shard's first TTL),
 //     addressed by entry id;
 //   - two event rings (reads, writes) feeding the store's one eviction
@@ -56,8 +59,8 @@
 //
 // # Memory accounting
 //
-// Every record is charged its slab slot size (or, above 1 KiB, the Go size
-// class of its own allocation), every shard its hash table, id table, event
+// Every record is charged its slab slot size (or, above 1 KiB, the size
+// class of its pooled buffer), every shard its hash table, id table, event
 // rings and expiry index, and the store the policy with its id tables.
 // Eviction aims at maxmemory less 1/512 (and 256 bytes per shard), so
 // used_memory at rest stays under maxmemory. Shards report their usage to a store-wide counter in steps, so the hot path does not

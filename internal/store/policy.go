@@ -43,17 +43,21 @@ import (
 // shard's remove of that entry is drained, so it cannot be reused while any
 // ring still names the entry it stood for.
 type storePolicy struct {
-	mu     sync.Mutex
-	p      evict.Policy
-	now    int64      // the policy's clock, set per drained event
-	owner  []uint64   // gid -> shard<<32 | local id
-	gen    []uint32   // gid -> times freed: tells a reused gid from the entry it stood for
-	free   []uint32   // free gids
-	local  [][]uint32 // per shard: local id -> gid+1 (0: none)
-	epoch  int64      // origin of the read ring's 32-bit time stamps
-	bytes  atomic.Int64
-	capac  int64 // the capacity last given to p; 0: p learns it itself
-	report int64 // bytes already added to Store.used, under mu
+	mu    sync.Mutex
+	p     evict.Policy
+	now   int64      // the policy's clock, set per drained event
+	owner []uint64   // gid -> shard<<32 | local id
+	gen   []uint32   // gid -> times freed: tells a reused gid from the entry it stood for
+	free  []uint32   // free gids
+	local [][]uint32 // per shard: local id -> gid+1 (0: none)
+	// localBytes is the capacity of the local tables in bytes, kept as
+	// they grow and are dropped, so publishing the policy's memory after
+	// a drain does not walk every shard's table.
+	localBytes int64
+	epoch      int64 // origin of the read ring's 32-bit time stamps
+	bytes      atomic.Int64
+	capac      int64 // the capacity last given to p; 0: p learns it itself
+	report     int64 // bytes already added to Store.used, under mu
 
 	drainReq atomic.Bool // some ring is half full
 	// dirty marks the shards whose rings asked for a drain (bit i of word
@@ -102,17 +106,16 @@ type rings struct {
 const ringBytes = int64(readRing*8 + writeRing*40 + 16)
 
 // polAccess records a read of local id at now; it drops the record when the
-// ring is full.
+// ring is full. Small enough to inline into the read paths.
 func (sh *Shard) polAccess(id uint32, now int64) {
 	r := &sh.rings
 	t := r.rTail.Load()
-	used := t - r.rHead.Load()
-	if used >= readRing {
+	if t-r.rHead.Load() >= readRing {
 		return
 	}
-	r.reads[t&(readRing-1)] = uint64(id) | uint64(uint32(now-sh.st.pol.epoch))<<32
+	r.reads[t&(readRing-1)] = uint64(id) | uint64(uint32(now-sh.polEpoch))<<32
 	r.rTail.Store(t + 1)
-	if used+1 == readRing/2 {
+	if t&(readRing/2-1) == readRing/2-1 {
 		sh.st.requestDrain(sh.idx)
 	}
 }
@@ -159,9 +162,16 @@ func (st *Store) sizePolLocked(target int64) {
 }
 
 // maintain drains every ring into the policy when one asked for it and
-// the policy lock is free. Callers hold no shard lock.
+// the policy lock is free. Callers hold no shard lock. The check is small
+// enough to inline into every Unlock; the drain is not.
 func (st *Store) maintain() {
-	if !st.pol.drainReq.Load() || !st.pol.mu.TryLock() {
+	if st.pol.drainReq.Load() {
+		st.maintainSlow()
+	}
+}
+
+func (st *Store) maintainSlow() {
+	if !st.pol.mu.TryLock() {
 		return
 	}
 	st.pol.drainReq.Store(false)
@@ -192,15 +202,19 @@ func (st *Store) drainShardPolLocked(i int) {
 	pol := &st.pol
 	r := &st.shards[i].rings
 	loc := pol.local[i]
+	locCap := cap(loc)
 	h, t := r.rHead.Load(), r.rTail.Load()
-	for ; h != t; h++ {
-		v := r.reads[h&(readRing-1)]
-		if id := uint32(v); int(id) < len(loc) && loc[id] != 0 {
-			pol.now = pol.epoch + int64(uint32(v>>32))
-			pol.p.Access(loc[id] - 1)
+	if h != t {
+		p, epoch := pol.p, pol.epoch
+		for ; h != t; h++ {
+			v := r.reads[h&(readRing-1)]
+			if id := uint32(v); int(id) < len(loc) && loc[id] != 0 {
+				pol.now = epoch + int64(uint32(v>>32))
+				p.Access(loc[id] - 1)
+			}
 		}
+		r.rHead.Store(h)
 	}
-	r.rHead.Store(h)
 	h, t = r.wHead.Load(), r.wTail.Load()
 	for ; h != t; h++ {
 		op := &r.writes[h&(writeRing-1)]
@@ -232,6 +246,7 @@ func (st *Store) drainShardPolLocked(i int) {
 	}
 	r.wHead.Store(h)
 	pol.local[i] = loc
+	pol.localBytes += int64(cap(loc)-locCap) * 4
 }
 
 func (pol *storePolicy) allocLocked(shard int, id uint32) uint32 {
@@ -257,10 +272,7 @@ func (pol *storePolicy) releaseLocked(g uint32) {
 // publishPolLocked brings the policy's memory into the store's count.
 func (st *Store) publishPolLocked() {
 	pol := &st.pol
-	b := pol.p.Bytes() + int64(cap(pol.owner))*8 + int64(cap(pol.gen))*4 + int64(cap(pol.free))*4
-	for _, l := range pol.local {
-		b += int64(cap(l)) * 4
-	}
+	b := pol.p.Bytes() + int64(cap(pol.owner))*8 + int64(cap(pol.gen))*4 + int64(cap(pol.free))*4 + pol.localBytes
 	if b != pol.report {
 		st.used.Add(b - pol.report)
 		pol.report = b
@@ -281,6 +293,7 @@ func (st *Store) forgetShardPol(i int) {
 			pol.local[i][id] = 0
 		}
 	}
+	pol.localBytes -= int64(cap(pol.local[i])) * 4
 	pol.local[i] = nil
 	st.publishPolLocked()
 }

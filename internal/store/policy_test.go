@@ -3,6 +3,7 @@ package store
 import (
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -255,5 +256,38 @@ func TestPolicyForgetsFlushedShards(t *testing.T) {
 	sh.Unlock()
 	if !found || !tracked || f < 1 {
 		t.Fatalf("freq %d tracked %v found %v", f, tracked, found)
+	}
+}
+
+// TestOverwriteCountsAsAccess: an overwrite that changes neither the size
+// nor the deadline reaches the policy through the read ring; it still counts
+// as an access (OBJECT FREQ grows under allkeys-lfu with log factor 0), and
+// one that changes the size is an update the policy sees too.
+func TestOverwriteCountsAsAccess(t *testing.T) {
+	t.Parallel()
+	st, _ := newTestStore(t, Options{Shards: 4, Policy: "allkeys-lfu", MaxMemory: 1 << 30, LFULogFactor: -1})
+	k := []byte("x")
+	h := st.Hash(k)
+	sh := st.ShardFor(h)
+	freq := func() int {
+		sh.Lock()
+		defer sh.Unlock()
+		f, tracked, found := sh.FreqLocked(0, k, h, st.NowMs())
+		if !found || !tracked {
+			t.Fatalf("tracked %v found %v", tracked, found)
+		}
+		return f
+	}
+	set(t, st, 0, "x", "v1", 0)
+	f0 := freq()
+	for range 5 {
+		set(t, st, 0, "x", "v2", 0) // same slot size, no TTL
+	}
+	if f := freq(); f != f0+5 {
+		t.Fatalf("freq %d after 5 same-size overwrites, want %d", f, f0+5)
+	}
+	set(t, st, 0, "x", strings.Repeat("v", 500), 0) // another slot size
+	if f := freq(); f != f0+6 {
+		t.Fatalf("freq %d after a resizing overwrite, want %d", f, f0+6)
 	}
 }

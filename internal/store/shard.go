@@ -102,8 +102,11 @@ type Shard struct {
 	freeIDs []uint32
 	slabs   slabs
 
-	rings rings         // events for the store's eviction policy (see storePolicy)
-	exp   *expire.Index // nil until the shard's first TTL: an index costs ~3.7 KB
+	rings rings // events for the store's eviction policy (see storePolicy)
+	// polEpoch is the policy's epoch (the origin of read time stamps), a
+	// copy kept here so recording a read touches only the shard.
+	polEpoch int64
+	exp      *expire.Index // nil until the shard's first TTL: an index costs ~3.7 KB
 	// fieldExp schedules hashes with field deadlines (collection.go); nil
 	// until the first HEXPIRE in the shard.
 	fieldExp *expire.Index
@@ -150,8 +153,9 @@ func (sh *Shard) init(st *Store, idx int, now int64) {
 	sh.count = 0
 	sh.refs = nil
 	sh.freeIDs = nil
-	sh.slabs = newSlabs()
+	sh.slabs = newSlabs(st.bufs)
 	sh.nowMs = now
+	sh.polEpoch = st.pol.epoch
 	sh.exp = nil
 	sh.fieldExp = nil
 	sh.entryBytes = 0
@@ -436,7 +440,9 @@ func (sh *Shard) SetLocked(db int, key []byte, h uint64, val []byte, m Meta, now
 		if sh.st.hooks != nil {
 			sh.changedHook(id, db, key, oldMeta, true, m)
 		}
-		if old.class() != classBig && oldSize == sz {
+		// Same slot size: rewrite in place (a large record keeps its pooled
+		// buffer) unless the new value is read from the old record.
+		if oldSize == sz && (old.class() != classBig || !overlaps(oldRec, val)) {
 			writeRecord(oldRec[:n], pdb, &m, key, val)
 		} else {
 			r, rec := sh.slabs.alloc(n)
@@ -446,7 +452,14 @@ func (sh *Shard) SetLocked(db int, key []byte, h uint64, val []byte, m Meta, now
 		}
 		sh.charge(sz - oldSize)
 		sh.updateTTLLocked(db, id, oldMeta.Deadline, m.Deadline)
-		sh.polWrite(opUpdateAccess, id, evict.Entry{Hash: h, Size: uint32(min(sz, 1<<32-1)), Deadline: m.Deadline}, now)
+		if sz == oldSize && m.Deadline == oldMeta.Deadline {
+			// Same size and deadline: to the policy the overwrite is only
+			// an access (an Update would change nothing), recorded in the
+			// cheaper read ring, lossy like any read.
+			sh.polAccess(id, now)
+		} else {
+			sh.polWrite(opUpdateAccess, id, evict.Entry{Hash: h, Size: uint32(min(sz, 1<<32-1)), Deadline: m.Deadline}, now)
+		}
 		return nil
 	}
 	if sh.count+1 > len(sh.ht)*3/4 {
@@ -528,7 +541,7 @@ func (sh *Shard) SetMetaLocked(db int, key []byte, h uint64, m Meta, now int64) 
 	oldSize := int64(allocSize(recSize(rec)))
 	sz := int64(allocSize(n))
 	oldDeadline := old.Deadline
-	if oldRef.class() != classBig && sz == oldSize && m.optSize() == old.optSize() {
+	if sz == oldSize && m.optSize() == old.optSize() {
 		// Same layout: the key and value stay where they are.
 		writeMetaInPlace(rec, &m)
 	} else {

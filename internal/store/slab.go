@@ -3,6 +3,9 @@ package store
 import (
 	"encoding/binary"
 	"math/bits"
+	"unsafe"
+
+	"github.com/cachesrv/cachesrv/internal/bufpool"
 )
 
 // A ref addresses a record: the top 6 bits are the size class, the low 26 bits
@@ -17,8 +20,8 @@ const (
 	refFree       = ref(0xFFFFFFFF)
 
 	pageSize = 16 << 10
-	// maxSlab is the largest record kept in slabs; larger records get their
-	// own allocation.
+	// maxSlab is the largest record kept in slabs; larger records get a
+	// buffer of the store's pool (package bufpool).
 	maxSlab = 1024
 )
 
@@ -147,55 +150,30 @@ func (c *slabClass) release(idx int) {
 // slabs is one shard's record allocator.
 type slabs struct {
 	classes []slabClass
-	big     [][]byte
+	big     [][]byte // records above maxSlab, each a whole buffer of pool
 	bigFree []uint32
+	pool    *bufpool.Pool
 	pageMem int64 // bytes of slab pages allocated
 }
 
-func newSlabs() slabs {
-	s := slabs{classes: make([]slabClass, len(classSizes))}
+func newSlabs(pool *bufpool.Pool) slabs {
+	s := slabs{classes: make([]slabClass, len(classSizes)), pool: pool}
 	for i, n := range classSizes {
 		s.classes[i] = newSlabClass(n)
 	}
 	return s
 }
 
-// allocSize is the number of bytes charged for a record of n bytes.
+// allocSize is the number of bytes charged for a record of n bytes: its
+// slab slot, or above maxSlab the capacity of the pooled buffer that holds
+// it (see package bufpool; what the Go allocator hands out up to 32 KiB, at
+// most about 6% over n above). The slice header that points at a large
+// record is charged with the big table, see overhead.
 func allocSize(n int) int {
 	if n <= maxSlab {
 		return classSizes[classFor(n)]
 	}
-	return bigAllocSize(n)
-}
-
-// bigAllocSize is what the Go allocator really hands out for a record of n
-// bytes: its size class up to 32 KiB, whole pages above. (The slice header
-// that points at it is charged with the big table, see overhead.)
-func bigAllocSize(n int) int {
-	const page = 8192
-	if n <= goSizeClasses[len(goSizeClasses)-1] {
-		lo, hi := 0, len(goSizeClasses)-1
-		for lo < hi {
-			mid := (lo + hi) / 2
-			if goSizeClasses[mid] < n {
-				lo = mid + 1
-			} else {
-				hi = mid
-			}
-		}
-		return goSizeClasses[lo]
-	}
-	return (n + page - 1) / page * page
-}
-
-// goSizeClasses are the Go runtime's small object size classes from 1 KiB
-// (runtime/sizeclasses.go); a make([]byte, n) of up to 32 KiB gets the
-// smallest class that holds n.
-var goSizeClasses = []int{
-	1024, 1152, 1280, 1408, 1536, 1792, 2048, 2304, 2688, 3072, 3200, 3456,
-	4096, 4864, 5376, 6144, 6528, 6784, 6912, 8192, 9472, 9728, 10240, 10880,
-	12288, 13568, 14336, 16384, 18432, 19072, 20480, 21760, 24576, 27264,
-	28672, 32768,
+	return bufpool.ClassSize(n)
 }
 
 // alloc returns a reference to a record of n bytes and the record's slice
@@ -208,14 +186,15 @@ func (s *slabs) alloc(n int) (ref, []byte) {
 		s.pageMem += int64(grown)
 		return mkRef(ci, idx), c.slot(idx)[:n]
 	}
-	b := make([]byte, n)
+	b := s.pool.Get(n)
+	b, full := b[:n], b[:cap(b)]
 	if k := len(s.bigFree); k > 0 {
 		idx := s.bigFree[k-1]
 		s.bigFree = s.bigFree[:k-1]
-		s.big[idx] = b
+		s.big[idx] = full
 		return mkRef(classBig, int(idx)), b
 	}
-	s.big = append(s.big, b)
+	s.big = append(s.big, full)
 	return mkRef(classBig, len(s.big)-1), b
 }
 
@@ -229,6 +208,7 @@ func (s *slabs) get(r ref) []byte {
 
 func (s *slabs) release(r ref) {
 	if r.class() == classBig {
+		s.pool.Put(s.big[r.index()])
 		s.big[r.index()] = nil
 		s.bigFree = append(s.bigFree, uint32(r.index()))
 		return
@@ -251,4 +231,13 @@ func nextPow2(n int) int {
 		return 1
 	}
 	return 1 << bits.Len(uint(n-1))
+}
+
+// overlaps reports whether b and c share memory.
+func overlaps(b, c []byte) bool {
+	if len(b) == 0 || len(c) == 0 {
+		return false
+	}
+	b0, c0 := uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(unsafe.Pointer(unsafe.SliceData(c)))
+	return b0 < c0+uintptr(len(c)) && c0 < b0+uintptr(len(b))
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/cachesrv/cachesrv/internal/bufpool"
 	"github.com/cachesrv/cachesrv/internal/evict"
 	"github.com/cachesrv/cachesrv/internal/expire"
 )
@@ -75,6 +76,10 @@ type Store struct {
 
 	pol storePolicy // the one eviction policy of all shards
 
+	// bufs holds the buffers of records above maxSlab and keeps freed ones
+	// for reuse (bounded by poolBound).
+	bufs *bufpool.Pool
+
 	external atomic.Int64 // memory accounted by AddMemory
 	allMu    sync.Mutex   // serialises LockAll callers
 }
@@ -109,6 +114,7 @@ func New(o Options) (*Store, error) {
 		lag:    o.Lag,
 		dbmap:  make([]uint16, o.Databases),
 		dbrev:  make([]uint16, o.Databases),
+		bufs:   bufpool.New(0),
 	}
 	for i := range st.dbmap {
 		st.dbmap[i] = uint16(i)
@@ -140,6 +146,7 @@ func New(o Options) (*Store, error) {
 
 func (st *Store) setMax(limit int64) {
 	st.maxmemory.Store(limit)
+	st.bufs.SetMax(poolBound(limit))
 	// Shards report to the shared counter in steps: large enough to keep the
 	// counter off the hot path, small enough to bound the error (all shards
 	// together lag by at most limit/1024 + shards*256 bytes, see headroom).
@@ -151,6 +158,21 @@ func (st *Store) setMax(limit int64) {
 	}
 	st.slack = max(slack, minSlack)
 }
+
+// poolBound is how many bytes of freed large buffers the store keeps for
+// reuse: 1/8 of maxmemory between 1 and 256 MiB, 32 MiB without a bound.
+// They are not charged to used_memory (like the free memory Redis's
+// allocator keeps), so the bound is part of the RSS slack above maxmemory.
+func poolBound(limit int64) int64 {
+	if limit <= 0 {
+		return 32 << 20
+	}
+	return min(max(limit/8, 1<<20), 256<<20)
+}
+
+// Buffers returns the store's pool of large buffers, for other holders of
+// large transient buffers (a connection's read buffer) to share.
+func (st *Store) Buffers() *bufpool.Pool { return st.bufs }
 
 // newPolicy builds the store's policy; its clock is the time of the event
 // being drained (set under the policy lock), so policies read no clock.
@@ -459,22 +481,24 @@ func (st *Store) stats(held bool) Stats {
 	}
 	now := st.NowMs()
 	ttlSum := make([]float64, n)
+	s.Keys, s.Expires, s.Hits, s.Misses = s.Keys[:n], s.Expires[:n], s.Hits[:n], s.Misses[:n]
 	for i := range st.shards {
 		sh := &st.shards[i]
 		sh.lock(held)
-		for db := 0; db < n; db++ {
-			s.Keys[db] += sh.stats.Keys[db]
-			s.Expires[db] += sh.stats.Expires[db]
-			s.Hits[db] += sh.stats.Hits[db]
-			s.Misses[db] += sh.stats.Misses[db]
+		// Slices of length n up front, so the loops run without bounds
+		// checks (INFO sums 64 shards x 16 databases).
+		keys, exps, hits, miss, ttls := sh.stats.Keys[:n], sh.stats.Expires[:n], sh.stats.Hits[:n], sh.stats.Misses[:n], sh.stats.TTLSum[:n]
+		for db := range n {
+			s.Keys[db] += keys[db]
+			s.Hits[db] += hits[db]
+			s.Misses[db] += miss[db]
+			if c := exps[db]; c > 0 {
+				s.Expires[db] += c
+				ttlSum[db] += float64(ttls[db]) + float64(c)*float64(sh.base-now)
+			}
 		}
 		for r := range s.Removed {
 			s.Removed[r] += sh.stats.Removed[r]
-		}
-		for db := 0; db < n; db++ {
-			if c := sh.stats.Expires[db]; c > 0 {
-				ttlSum[db] += float64(sh.stats.TTLSum[db]) + float64(c)*float64(sh.base-now)
-			}
 		}
 		s.Entries += int64(sh.count)
 		sh.unlock(held)
@@ -486,6 +510,19 @@ func (st *Store) stats(held bool) Stats {
 		}
 	}
 	return s
+}
+
+// Removed returns the number of entries removed for reason r, store-wide
+// (one counter per shard, read under each shard's lock).
+func (st *Store) Removed(r Reason) uint64 {
+	var n uint64
+	for i := range st.shards {
+		sh := &st.shards[i]
+		sh.mu.Lock()
+		n += sh.stats.Removed[r]
+		sh.mu.Unlock()
+	}
+	return n
 }
 
 // ResetStats zeroes hit and miss counters (CONFIG RESETSTAT).

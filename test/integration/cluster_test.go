@@ -653,3 +653,34 @@ func TestClusterRueidis(t *testing.T) {
 		t.Fatalf("rueidis sees %d nodes", len(nodes))
 	}
 }
+
+// TestClusterBusAuth: with requirepass, the bus is encrypted with a key
+// derived from it; a node with another password cannot join.
+func TestClusterBusAuth(t *testing.T) {
+	t.Parallel()
+	pw := func(p string) func(*config.Config) { return func(c *config.Config) { c.RequirePass = p } }
+	a := startNode(t, t.TempDir(), pw("s3cret"))
+	b := startNode(t, t.TempDir(), pw("s3cret"))
+	intruder := startNode(t, t.TempDir(), pw("other"))
+	ca, cb, ci := a.userClient("default", "s3cret"), b.userClient("default", "s3cret"), intruder.userClient("default", "other")
+	_, portA, _ := strings.Cut(a.Addr, ":")
+	busA := busPort(t, ca)
+	want(t, cb, "OK", "cluster", "meet", "127.0.0.1", portA, busA)
+	want(t, ci, "OK", "cluster", "meet", "127.0.0.1", portA, busA)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(ca.ClusterInfo(ctx).Val(), "cluster_known_nodes:2\r\n") {
+		if time.Now().After(deadline) {
+			t.Fatalf("nodes with the same password did not meet:\n%s", ca.ClusterNodes(ctx).Val())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond) // the intruder's join had time to fail
+	for _, c := range []*redis.Client{ca, cb} {
+		if info := c.ClusterInfo(ctx).Val(); !strings.Contains(info, "cluster_known_nodes:2\r\n") {
+			t.Fatalf("a node with another password joined:\n%s", c.ClusterNodes(ctx).Val())
+		}
+	}
+	if info := ci.ClusterInfo(ctx).Val(); !strings.Contains(info, "cluster_known_nodes:1\r\n") {
+		t.Fatalf("the intruder learned the cluster:\n%s", ci.ClusterNodes(ctx).Val())
+	}
+}
