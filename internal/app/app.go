@@ -38,6 +38,8 @@ var Version = "0.1.0-dev"
 
 // App is one running cachesrv instance.
 type App struct {
+	fds fdCount // open_fds for INFO
+
 	Store   *store.Store
 	Server  *protocol.Server
 	Sweeper *expire.Sweeper
@@ -484,6 +486,33 @@ func (a *App) apply(name string, c *config.Config) error {
 	return nil
 }
 
+// fdCount counts the process's open descriptors for INFO, listing
+// /proc/self/fd at most once a second (four system calls and an entry per
+// descriptor; INFO may be polled far more often than that).
+type fdCount struct {
+	mu sync.Mutex
+	at time.Time
+	n  int64
+}
+
+func (c *fdCount) get() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now := time.Now(); c.at.IsZero() || now.Sub(c.at) >= time.Second {
+		c.at, c.n = now, -1
+		if d, err := os.Open("/proc/self/fd"); err == nil {
+			// Names only: no sorting, no entry per descriptor. The count
+			// includes the descriptor reading the directory, as
+			// os.ReadDir's did.
+			if names, err := d.Readdirnames(-1); err == nil {
+				c.n = int64(len(names))
+			}
+			d.Close()
+		}
+	}
+	return c.n
+}
+
 // info adds cachesrv's own INFO sections and fields.
 func (a *App) info(section string) []protocol.InfoField {
 	f := protocol.NewInfoField
@@ -491,17 +520,7 @@ func (a *App) info(section string) []protocol.InfoField {
 	case "clients+":
 		// For soak runs and leak hunting: every client is a goroutine and a
 		// descriptor.
-		fds := int64(-1)
-		if d, err := os.Open("/proc/self/fd"); err == nil {
-			// Names only: no sorting, no entry per descriptor. The count
-			// includes the descriptor reading the directory, as
-			// os.ReadDir's did.
-			if names, err := d.Readdirnames(-1); err == nil {
-				fds = int64(len(names))
-			}
-			d.Close()
-		}
-		return []protocol.InfoField{f("go_goroutines", runtime.NumGoroutine()), f("open_fds", fds)}
+		return []protocol.InfoField{f("go_goroutines", runtime.NumGoroutine()), f("open_fds", a.fds.get())}
 	case "stats+":
 		ss := a.Sweeper.Stats()
 		return append([]protocol.InfoField{
