@@ -8,7 +8,7 @@ GOLANGCI_VERSION    ?= v2.15.0
 TRACES    ?= ../shared/traces
 FUZZTIME  ?= 10s
 
-.PHONY: all build run test race vet fmt-check tidy-check lint lint-deps staticcheck fuzz-smoke fuzz bench bench-compare hitratio hitratio-e2e rules-check ci clean
+.PHONY: all build run test test-loops-off race vet fmt-check tidy-check lint lint-deps staticcheck fuzz-smoke fuzz bench bench-compare hitratio hitratio-e2e rules-check ci clean
 
 all: build
 
@@ -22,6 +22,11 @@ run: build
 ## test: every test (unit + integration). Tests that need redis-cli skip loudly without it.
 test:
 	$(GO) test -count=1 ./...
+
+## test-loops-off: the integration suite again with event-loops off (a goroutine per client);
+## plain `make test` runs it on the default event loops.
+test-loops-off:
+	CACHESRV_TEST_EVENT_LOOPS=off $(GO) test -count=1 ./test/integration/
 
 race:
 	$(GO) test -race -count=1 ./...
@@ -80,7 +85,7 @@ rules-check:
 	promtool check config configs/prometheus/prometheus.yml
 
 ## ci: exactly what .ci/run runs after installing the tools
-ci: fmt-check vet lint-deps rules-check test race staticcheck fuzz-smoke
+ci: fmt-check vet lint-deps rules-check test test-loops-off race staticcheck fuzz-smoke
 
 clean:
 	rm -rf bin

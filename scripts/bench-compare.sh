@@ -54,6 +54,8 @@
 #                MAX_BG=10 (% of all CPUs used by other processes *during* a run above
 #                which the run is marked invalid, left out of the medians and retried)
 #                RETRIES=2 (extra attempts per run)
+#                PORT_LO, PORT_HI: pick the servers' ports from [PORT_LO, PORT_HI) (a shared
+#                machine where each user has a port range) instead of 10000 and up
 #                REDIS_SERVER=redis-server MEMTIER=<path to memtier_benchmark, if you have one>
 #
 # Output (also in OUT_DIR/summary.md): one row per mode/load/test with median ops/s,
@@ -169,6 +171,7 @@ port_free() { [ -z "$(ss -Htan "( sport = :$1 )" 2>/dev/null)" ]; }
 pick_port() {
   local p lo=10000 hi=$EPHEMERAL_LOW
   [ "$hi" -gt $((lo + 1000)) ] || { lo=20000; hi=50000; }
+  if [ -n "${PORT_LO:-}" ]; then lo=$PORT_LO; hi=${PORT_HI:-$((PORT_LO + 100))}; fi
   for _ in $(seq 200); do
     p=$(( lo + RANDOM % (hi - lo) ))
     if port_free "$p"; then echo "$p"; return 0; fi

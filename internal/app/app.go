@@ -182,6 +182,7 @@ func New(cfg *config.Config, log *slog.Logger, level *slog.LevelVar, opts ...Opt
 		Persistence:      persistence{a.Persist},
 		PubSubLimit:      pubsubLimit(cfg),
 		TrackingMaxKeys:  cfg.TrackingTableMaxKeys,
+		EventLoops:       eventLoops(cfg.EventLoops),
 		Clock:            bo.fakeClock(),
 		Cluster:          a.Cluster,
 		ClusterIndex:     a.ClusterIndex,
@@ -572,6 +573,14 @@ func (a *App) info(section string) []protocol.InfoField {
 func evictZero(n int) int {
 	if n == 0 {
 		return -1
+	}
+	return n
+}
+
+// eventLoops resolves event-loops "auto" to one loop per CPU.
+func eventLoops(n int) int {
+	if n == config.EventLoopsAuto {
+		return runtime.GOMAXPROCS(0)
 	}
 	return n
 }

@@ -43,6 +43,7 @@ type Config struct {
 	TCPKeepalive   time.Duration     // tcp-keepalive: whole seconds; 0 disables
 	Timeout        time.Duration     // timeout: idle client timeout, whole seconds; 0 never
 	MaxClients     int               // maxclients
+	EventLoops     int               // event-loops: EventLoopsAuto (one per CPU), 0 (a goroutine per client) or a count
 	Databases      int               // databases
 	RequirePass    string            // requirepass: "" disables AUTH
 	ACLFile        string            // aclfile
@@ -164,6 +165,10 @@ var maxMemoryPolicies = []string{
 // MaxMemoryPolicies returns the accepted maxmemory-policy values.
 func MaxMemoryPolicies() []string { return slices.Clone(maxMemoryPolicies) }
 
+// EventLoopsAuto is event-loops "auto": one event loop per CPU
+// (GOMAXPROCS).
+const EventLoopsAuto = -1
+
 // Default returns the built-in configuration. It is the only place where
 // default values are written down; Params, Usage and the sample file in
 // configs/ are derived from it.
@@ -175,6 +180,7 @@ func Default() *Config {
 		TCPKeepalive:   300 * time.Second,
 		Timeout:        0,
 		MaxClients:     10000,
+		EventLoops:     EventLoopsAuto,
 		Databases:      16,
 		RequirePass:    "",
 		ACLFile:        "",

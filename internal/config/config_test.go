@@ -20,6 +20,7 @@ var nonDefault = map[string]string{
 	"tcp-keepalive":               "60",
 	"timeout":                     "30",
 	"maxclients":                  "100",
+	"event-loops":                 "4",
 	"requirepass":                 "s3cret",
 	"aclfile":                     "/etc/cachesrv/users.acl",
 	"rename-command":              `FLUSHALL "" CONFIG cfg-7f3a`,

@@ -188,6 +188,8 @@ func baseParams() []*param {
 		withSection("Network", intParam(meta("maxclients", "int", redis|mutable,
 			"maximum number of connected clients"),
 			func(c *Config) *int { return &c.MaxClients }, 1, maxInt32)),
+		withSection("Network", eventLoopsParam(meta("event-loops", "auto|off|int",
+			0, "event loops serving plain TCP clients: auto is one per CPU, off (0) one goroutine per client"))),
 
 		withSection("Security", stringParam(meta("requirepass", "password", redis|mutable,
 			"password clients must give with AUTH; empty disables authentication"),
@@ -415,6 +417,48 @@ func intParam[T int | int64](m Param, field func(*Config) *T, lo, hi int64) *par
 		yaml:  func(c *Config) (string, error) { return format(c), nil },
 		set:   setChecked(field, parse, inRange),
 		check: func(c *Config) error { return inRange(*field(c)) },
+	}
+}
+
+// eventLoopsParam is event-loops: "auto" (-1), "off" (0) or a count.
+func eventLoopsParam(m Param) *param {
+	const hi = 1024
+	format := func(c *Config) string {
+		switch c.EventLoops {
+		case EventLoopsAuto:
+			return "auto"
+		case 0:
+			return "off"
+		}
+		return strconv.Itoa(c.EventLoops)
+	}
+	check := func(c *Config) error {
+		if c.EventLoops < EventLoopsAuto || c.EventLoops > hi {
+			return errors.New("argument must be auto, off or a number of loops from 0 to 1024")
+		}
+		return nil
+	}
+	return &param{
+		Param: m,
+		get:   format,
+		yaml:  func(c *Config) (string, error) { return format(c), nil },
+		set: func(c *Config, s string) error {
+			switch strings.ToLower(s) {
+			case "auto":
+				c.EventLoops = EventLoopsAuto
+				return nil
+			case "off", "no":
+				c.EventLoops = 0
+				return nil
+			}
+			n, err := parseInt(s)
+			if err != nil || n < 0 || n > hi {
+				return errors.New("argument must be auto, off or a number of loops from 0 to 1024")
+			}
+			c.EventLoops = int(n)
+			return nil
+		},
+		check: check,
 	}
 }
 

@@ -88,6 +88,11 @@ type Client struct {
 	caching, cachingNo bool
 	trkKeys            [][]byte // scratch for trackRead
 
+	// Event loops (eventloop.go): served by a loop now; the command just
+	// dispatched, to run on a goroutine.
+	inLoop    bool
+	loopDefer *Command
+
 	cl clusterClient // ASKING, READONLY (cmd_cluster.go)
 
 	originTickets []origin.Ticket // write-behind writes to make durable after the command (cmd_origin.go)

@@ -74,6 +74,9 @@ func (s *wireStat) flagString() string {
 
 // connFD returns the file descriptor under nc (through TLS), or -1.
 func connFD(nc net.Conn) int64 {
+	if lc, ok := nc.(*loopConn); ok {
+		return int64(lc.fd)
+	}
 	if tc, ok := nc.(*tls.Conn); ok {
 		nc = tc.NetConn()
 	}

@@ -263,6 +263,11 @@ func (s *Server) InfoText(sections []string, tx *store.Txn) string {
 			add("deleted_keys", st.RemovedBy(store.Deleted))
 			add("invalidated_keys", st.RemovedBy(store.Invalidated))
 			add("recovered_panics", ss.Panics)
+			ls := s.LoopStats()
+			add("event_loops", ls.Loops)
+			add("event_loop_handoffs", ls.Handoffs)
+			add("event_loop_wakeups", ls.LoopWakes)
+			add("event_loop_ready_events", ls.LoopEvents)
 		case "replication":
 			add("role", "master")
 			add("connected_slaves", 0)

@@ -108,6 +108,8 @@ func (c *Client) push(frame []byte) {
 		case b.wake <- struct{}{}:
 		default:
 		}
+	} else {
+		c.loopAttention() // an event loop client: hand it to a goroutine
 	}
 	b.mu.Unlock()
 }

@@ -84,6 +84,9 @@ type Options struct {
 	PubSubLimit OutputLimit
 	// TrackingMaxKeys is tracking-table-max-keys (0 = unlimited).
 	TrackingMaxKeys int64
+	// EventLoops is event-loops: the number of event loops serving plain
+	// TCP connections (eventloop.go); 0 gives every connection a goroutine.
+	EventLoops int
 	// Cluster, when not nil, runs the server as a Redis Cluster node
 	// (cmd_cluster.go); ClusterIndex is its per-slot key index.
 	Cluster      *cluster.Node
@@ -166,6 +169,7 @@ type Server struct {
 	slowlog  slowlog
 	loading  atomic.Bool // a snapshot is loading: -LOADING (cmd_persist.go)
 
+	loops      loopState      // event loops (eventloop.go)
 	cluster    *cluster.Node  // nil unless cluster-enabled (cmd_cluster.go)
 	clusterIdx *cluster.Index // the per-slot key index in cluster mode
 	migrate    migrateConns   // MIGRATE's cached connections (cmd_migrate.go)
@@ -234,6 +238,7 @@ func New(o Options) *Server {
 		s.audit = newAuditor(o.AuditLogger, s.table)
 	}
 	s.initScripting()
+	s.initLoops()
 	s.redact = make([]bool, len(s.table.all))
 	for _, name := range []string{"auth", "hello", "acl|setuser", "acl|deluser", "acl|getuser", "acl|dryrun", "config|set"} {
 		if cmd := s.table.lookupFull(name); cmd != nil {
@@ -350,11 +355,13 @@ func (s *Server) admit(nc net.Conn) bool {
 		refuse(nc, "-ERR max number of clients reached\r\n")
 		return false
 	}
-	c := newClient(s, nc)
+	c := newClient(s, s.loopWrap(nc))
 	s.clients[c] = struct{}{}
 	s.wg.Add(1)
+	if !s.loopAdd(c) {
+		go s.serveClient(c)
+	}
 	s.mu.Unlock()
-	go s.serveClient(c)
 	return true
 }
 
@@ -373,6 +380,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		c.nc.SetReadDeadline(time.Now())
 	}
 	s.mu.Unlock()
+	s.wakeLoops()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {
@@ -390,8 +398,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // serveClient runs one connection's read–execute–write loop.
-func (s *Server) serveClient(c *Client) {
-	defer s.wg.Done()
+func (s *Server) serveClient(c *Client) { s.serveConn(c, nil, false) }
+
+// serveConn is serveClient for a connection that may come from an event
+// loop (eventloop.go): first, when not nil, is a command parsed and
+// checked by the loop, to run before the rest of the pipeline; closing
+// asks to write the pending replies and close.
+func (s *Server) serveConn(c *Client, first [][]byte, closing bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			// Handlers recover their own panics; this is the parser or the
@@ -401,19 +414,27 @@ func (s *Server) serveClient(c *Client) {
 			s.stats.panics.Add(1)
 			s.log.Error("panic in connection loop", "addr", c.addr, "panic", r, "stack", string(debug.Stack()))
 		}
-		c.dropPushSources()
-		c.release()
-		c.stopPushes()
-		c.closeGracefully()
-		s.mu.Lock()
-		delete(s.clients, c)
-		s.mu.Unlock()
+		s.endClient(c)
 	}()
 	if tc, ok := c.nc.(*tls.Conn); ok && !s.handshake(c, tc) {
 		return
 	}
+	if closing {
+		c.flush()
+		return
+	}
 	for {
 		for {
+			if first != nil {
+				// Dispatched by an event loop, which stopped before call.
+				args, cmd := first, c.loopDefer
+				first, c.loopDefer = nil, nil
+				s.call(c, cmd, args)
+				if !s.afterCommand(c, args) {
+					return
+				}
+				continue
+			}
 			if !c.authenticated {
 				s.unauthLimits(c)
 			}
@@ -436,17 +457,8 @@ func (s *Server) serveClient(c *Client) {
 				continue
 			}
 			s.execute(c, args)
-			if c.trk != nil {
-				c.afterCommandTracking(args)
-			}
-			if c.closeAfter {
-				c.flush()
+			if !s.afterCommand(c, args) {
 				return
-			}
-			if len(c.out) >= flushThreshold {
-				if !c.flush() {
-					return
-				}
 			}
 		}
 		if len(c.out) > 0 && !c.flush() {
@@ -496,16 +508,54 @@ func (s *Server) serveClient(c *Client) {
 
 const flushThreshold = 64 << 10
 
+// afterCommand is what serveConn does after each command: tracking, QUIT,
+// and flushing a large batch. False means the connection is done.
+func (s *Server) afterCommand(c *Client, args [][]byte) bool {
+	if c.trk != nil {
+		c.afterCommandTracking(args)
+	}
+	if c.closeAfter {
+		c.flush()
+		return false
+	}
+	if len(c.out) >= flushThreshold {
+		return c.flush()
+	}
+	return true
+}
+
+// endClient releases a connection that is done: pushes, watches,
+// registrations, the socket, and its place in the client table.
+func (s *Server) endClient(c *Client) {
+	c.dropPushSources()
+	c.release()
+	c.stopPushes()
+	c.closeGracefully()
+	s.mu.Lock()
+	delete(s.clients, c)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
 // closeGracefully half-closes the connection and discards what the client
 // still sends for a moment before closing. Closing a socket with unread
 // input makes the kernel send a reset, which can destroy replies the client
 // has not read yet (after QUIT, a protocol error, or during shutdown).
 func (c *Client) closeGracefully() {
+	nc := c.nc
+	if lc, ok := nc.(*loopConn); ok {
+		tc := lc.routine()
+		if tc == nil {
+			lc.Close() // closed by its event loop, or never served
+			return
+		}
+		nc = tc
+	}
 	if c.killed.Load() {
-		c.nc.Close()
+		nc.Close()
 		return
 	}
-	switch tc := c.nc.(type) {
+	switch tc := nc.(type) {
 	case *net.TCPConn:
 		tc.CloseWrite()
 	case *tls.Conn: // close_notify, then the TCP half-close
@@ -514,12 +564,12 @@ func (c *Client) closeGracefully() {
 			return
 		}
 	default:
-		c.nc.Close()
+		nc.Close()
 		return
 	}
-	c.nc.SetReadDeadline(time.Now().Add(250 * time.Millisecond))
-	io.CopyN(io.Discard, c.nc, 8<<20)
-	c.nc.Close()
+	nc.SetReadDeadline(time.Now().Add(250 * time.Millisecond))
+	io.CopyN(io.Discard, nc, 8<<20)
+	nc.Close()
 }
 
 // flush writes the pending replies; false means the connection is gone.
@@ -754,6 +804,9 @@ func (s *Server) execute(c *Client, args [][]byte) {
 		c.queue(cmd, args)
 		c.addQueued()
 		return
+	}
+	if c.inLoop && (len(args) > loopMaxArgs || s.loops.blocking[cmd.id]) && s.loopBlocking(c, cmd, args) {
+		return // the loop hands c to a goroutine, which calls cmd
 	}
 	s.call(c, cmd, args)
 }

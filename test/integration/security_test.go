@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -50,6 +51,21 @@ func startWith(t *testing.T, mod func(*config.Config), log *slog.Logger, wrap fu
 	cfg := config.Default()
 	cfg.MetricsAddr = ""
 	cfg.Shards = 8
+	// The suite runs with the default event loops; CACHESRV_TEST_EVENT_LOOPS
+	// (auto, off, a count) runs it on another setting (make test-loops-off).
+	switch v := os.Getenv("CACHESRV_TEST_EVENT_LOOPS"); v {
+	case "":
+	case "auto":
+		cfg.EventLoops = config.EventLoopsAuto
+	case "off":
+		cfg.EventLoops = 0
+	default:
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			t.Fatalf("CACHESRV_TEST_EVENT_LOOPS=%q: want auto, off or a count", v)
+		}
+		cfg.EventLoops = n
+	}
 	if mod != nil {
 		mod(cfg)
 	}

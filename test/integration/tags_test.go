@@ -177,7 +177,7 @@ func TestTagKeysScan(t *testing.T) {
 
 func TestDependencies(t *testing.T) {
 	t.Parallel()
-	s := start(t, nil)
+	s, _ := startClock(t, nil) // the 200 ms TTL below must not run out on a slow machine
 	c := s.client(2)
 	c.Set(ctx, "user:42", "Ann", 0)
 	want(t, c, "OK", "tagset", "page:profile:42", "<p>Ann</p>", "deps", "1", "user:42")
