@@ -62,8 +62,9 @@ func simulateStore(t *tracefile.Trace, policy string, size int) (ratio float64, 
 		return 0, 0, err
 	}
 	empty := probe.UsedMemory()
+	ptx := probe.NewTxn(nil)
 	for i := range size {
-		if err := set(probe, key(int32(-1-i)), val); err != nil {
+		if err := set(probe, ptx, key(int32(-1-i)), val); err != nil {
 			return 0, 0, err
 		}
 	}
@@ -73,17 +74,18 @@ func simulateStore(t *tracefile.Trace, policy string, size int) (ratio float64, 
 	if err != nil {
 		return 0, 0, err
 	}
+	ptx = probe.NewTxn(nil)
 	for i := range 3 * size {
 		if probe.OverLimit() {
 			if _, err := probe.Evict(0); err != nil {
 				return 0, 0, fmt.Errorf("store: %w", err)
 			}
 		}
-		if err := set(probe, key(int32(-1-i)), val); err != nil {
+		if err := set(probe, ptx, key(int32(-1-i)), val); err != nil {
 			return 0, 0, err
 		}
 	}
-	o.MaxMemory += (int64(size) - probe.DBSize(0, false)) * perEntry
+	o.MaxMemory += (int64(size) - probe.DBSize(0)) * perEntry
 	st, err := store.New(o)
 	if err != nil {
 		return 0, 0, err
@@ -92,14 +94,13 @@ func simulateStore(t *tracefile.Trace, policy string, size int) (ratio float64, 
 	var heldSum float64
 	samples := 0
 	every := max(len(t.Reqs)/100, 1)
+	tx := st.NewTxn(nil)
 	for i, k := range t.Reqs {
 		clk.Set(time.UnixMilli(1_700_000_000_000 + int64(i)*1000/requestsPerSecond))
 		kb := key(k)
-		h := st.Hash(kb)
-		sh := st.ShardFor(h)
-		sh.Lock()
-		_, ok := sh.LookupLocked(0, kb, h, st.NowMs(), 0)
-		sh.Unlock()
+		h := tx.Key(st.NowMs(), kb)
+		_, ok := tx.Lookup(0, kb, h, 0)
+		tx.Release()
 		if ok {
 			hits++
 		} else {
@@ -108,12 +109,12 @@ func simulateStore(t *tracefile.Trace, policy string, size int) (ratio float64, 
 					return 0, 0, fmt.Errorf("store: %w", err)
 				}
 			}
-			if err := set(st, kb, val); err != nil {
+			if err := set(st, tx, kb, val); err != nil {
 				return 0, 0, err
 			}
 		}
 		if i%every == 0 && i >= len(t.Reqs)/2 {
-			heldSum += float64(st.DBSize(0, false))
+			heldSum += float64(st.DBSize(0))
 			samples++
 		}
 	}
@@ -126,10 +127,8 @@ func simulateStore(t *tracefile.Trace, policy string, size int) (ratio float64, 
 	return 100 * float64(hits) / float64(len(t.Reqs)), held, nil
 }
 
-func set(st *store.Store, k, val []byte) error {
-	h := st.Hash(k)
-	sh := st.ShardFor(h)
-	sh.Lock()
-	defer sh.Unlock()
-	return sh.SetLocked(0, k, h, val, store.Meta{}, st.NowMs())
+func set(st *store.Store, tx *store.Txn, k, val []byte) error {
+	h := tx.Key(st.NowMs(), k)
+	defer tx.Release()
+	return tx.Set(0, k, h, val, store.Meta{})
 }

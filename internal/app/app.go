@@ -148,6 +148,14 @@ func New(cfg *config.Config, log *slog.Logger, level *slog.LevelVar, opts ...Opt
 	if err := a.setupCluster(cfg); err != nil {
 		return nil, err
 	}
+	// stampede protection: leases for CACHE.*, broken by writes (the
+	// server's write observer) and by tag invalidations; swept in Run.
+	if a.Leases, err = lease.New(lease.Options{Clock: clk, Tags: a.Tags, Charge: st.AddMemory}); err != nil {
+		return nil, fmt.Errorf("build lease manager: %w", err)
+	}
+	if err := a.setupOrigins(cfg); err != nil {
+		return nil, err
+	}
 	port := cfg.Port
 	a.Server = protocol.New(protocol.Options{
 		Store:            st,
@@ -178,20 +186,14 @@ func New(cfg *config.Config, log *slog.Logger, level *slog.LevelVar, opts ...Opt
 		Clock:            bo.fakeClock(),
 		Cluster:          a.Cluster,
 		ClusterIndex:     a.ClusterIndex,
+		Tags:             a.Tags,
+		Leases:           a.Leases,
+		Origins:          a.Origins,
 	})
-	a.Server.SetTags(a.Tags)
 	a.Server.SetBusyReplyThreshold(time.Duration(cfg.BusyReplyThreshold) * time.Millisecond)
 	a.Server.SetNotifyKeyspaceEvents(cfg.NotifyKeyspaceEvents)
-	// stampede protection: leases for CACHE.*, broken by writes (the
-	// server's write observer) and by tag invalidations; swept in Run.
-	if a.Leases, err = lease.New(lease.Options{Clock: clk, Tags: a.Tags, Charge: st.AddMemory}); err != nil {
-		return nil, fmt.Errorf("build lease manager: %w", err)
-	}
-	a.Server.SetLeases(a.Leases)
 	if err := a.setupSecurity(cfg); err != nil {
-		return nil, err
-	}
-	if err := a.setupOrigins(cfg); err != nil {
+		a.closeOrigins()
 		return nil, err
 	}
 	setMemoryLimit(cfg.MaxMemory)

@@ -19,6 +19,6 @@ func BenchmarkInfoAll(b *testing.B) {
 	sections := []string{"server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "errorstats", "cluster", "keyspace", "commandstats", "eviction", "expiry", "tags", "stampede", "origins"}
 	b.ReportAllocs()
 	for b.Loop() {
-		_ = a.Server.InfoText(sections, false)
+		_ = a.Server.InfoText(sections, nil)
 	}
 }

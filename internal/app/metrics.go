@@ -51,7 +51,7 @@ func (a *App) metricsSource() metrics.Source {
 		Origins: origins,
 		Version: Version,
 		Server:  func() metrics.ServerStats { return serverMetrics(a.Server.Stats()) },
-		Store:   func() metrics.StoreStats { return storeMetrics(a.Store.Stats(false)) },
+		Store:   func() metrics.StoreStats { return storeMetrics(a.Store.Stats()) },
 		Expire:  func() metrics.ExpireStats { return expireMetrics(a.Sweeper.Stats()) },
 		ExpireLag: func() metrics.Histogram {
 			return lagMetrics(a.Lag)

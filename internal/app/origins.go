@@ -28,8 +28,18 @@ func (a *App) setupOrigins(cfg *config.Config) error {
 		return fmt.Errorf("origins: %w", err)
 	}
 	a.Origins = m
-	a.Server.SetOrigins(m)
 	return nil
+}
+
+// closeOrigins releases the origins' backends when New fails after
+// building them (Run with a cancelled context closes them and returns).
+func (a *App) closeOrigins() {
+	if a.Origins == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	a.Origins.Run(ctx)
 }
 
 // startOrigins runs the origins' background work until the returned stop

@@ -131,7 +131,7 @@ func TestEpochResolution(t *testing.T) {
 	if v.Mine(12182) || !v.Mine(3443) || v.SlotsAssigned != 16384 {
 		t.Fatalf("after a higher claim: mine(12182)=%v assigned=%d", v.Mine(12182), v.SlotsAssigned)
 	}
-	if idx.CountKeysInSlot(12182) != 0 || idx.CountKeysInSlot(3443) != 1 || st.DBSize(0, false) != 1 {
+	if idx.CountKeysInSlot(12182) != 0 || idx.CountKeysInSlot(3443) != 1 || st.DBSize(0) != 1 {
 		t.Fatal("the lost slot's key was not deleted")
 	}
 	// An old version of the record changes nothing.

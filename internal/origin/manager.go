@@ -376,20 +376,19 @@ func (m *Manager) fill(ctx context.Context, db int, key []byte, rt *Route) ([]by
 			return clone(v), true, nil
 		}
 	}
-	h := m.st.Hash(key)
-	sh := m.st.ShardFor(h)
 	now := m.st.NowMs()
-	sh.Lock()
-	if e, ok := sh.LookupLocked(db, key, h, now, store.NoStats|store.NoTouch); ok && e.Type == store.TypeString {
+	tx := m.st.NewTxn(nil)
+	h := tx.Key(now, key)
+	if e, ok := tx.Lookup(db, key, h, store.NoStats|store.NoTouch); ok && e.Type == store.TypeString {
 		v := clone(e.Value)
-		sh.Unlock()
+		tx.Release()
 		if IsNegative(v) {
 			return nil, false, nil
 		}
 		return v, true, nil
 	}
 	g := m.leases.Acquire(db, key, now, rt.Origin.spec.Timeout.Milliseconds()+1000, lease.Fill, false)
-	sh.Unlock()
+	tx.Release()
 	return m.loadAndStore(ctx, db, key, rt, g.Token, false)
 }
 
@@ -447,15 +446,14 @@ func (m *Manager) loadAndStore(ctx context.Context, db int, key []byte, rt *Rout
 		defer m.tags.Release(refs)
 	}
 	storeIt := (ld.Found || rt.negTTL > 0) && !(ld.HasTTL && ld.TTL == 0)
-	h := m.st.Hash(key)
-	sh := m.st.ShardFor(h)
-	sh.Lock()
+	tx := m.st.NewTxn(nil)
+	h := tx.Key(now, key)
 	if m.leases.Fill(db, key, token, now, tagNames) && storeIt {
-		if err := sh.SetLocked(db, key, h, val, meta, now); err != nil {
+		if err := tx.Set(db, key, h, val, meta); err != nil {
 			m.log.Debug("origin value not cached", "origin", o.Name, "err", err)
 		}
 	}
-	sh.Unlock()
+	tx.Release()
 	return ld.Value, ld.Found, nil
 }
 
@@ -536,25 +534,24 @@ func (m *Manager) Warm(ctx context.Context, rt *Route) (int, error) {
 	if rt.ttl > 0 {
 		ttlMs = rt.ttl.Milliseconds()
 	}
+	tx := m.st.NewTxn(nil)
 	err := o.be.warm(ctx, rt, func(key, val []byte) error {
 		if m.st.OverLimit() {
 			return errStopWarm
 		}
-		h := m.st.Hash(key)
-		sh := m.st.ShardFor(h)
 		now := m.st.NowMs()
 		meta := store.Meta{Type: store.TypeString}
 		if ttlMs > 0 {
 			meta.Deadline = now + ttlMs
 		}
-		sh.Lock()
-		if !sh.ExistsLocked(0, key, h, now) {
-			if err := sh.SetLocked(0, key, h, val, meta, now); err == nil {
+		h := tx.Key(now, key)
+		if !tx.Exists(0, key, h) {
+			if err := tx.Set(0, key, h, val, meta); err == nil {
 				n++
 				o.warmed.Add(1)
 			}
 		}
-		sh.Unlock()
+		tx.Release()
 		return nil
 	})
 	o.ops[OpWarm].observe(time.Since(start), func() error {
@@ -634,21 +631,20 @@ func (m *Manager) Invalidate(n Notification) {
 	if n.DB < 0 || n.DB >= m.st.Databases() {
 		return
 	}
+	tx := m.st.NewTxn(nil)
 	for _, k := range n.Keys {
 		key := []byte(k)
-		h := m.st.Hash(key)
-		sh := m.st.ShardFor(h)
-		sh.Lock()
-		sh.DeleteLocked(n.DB, key, h, m.st.NowMs(), store.Invalidated)
+		h := tx.Key(m.st.NowMs(), key)
+		tx.Delete(n.DB, key, h, store.Invalidated)
 		m.leases.Written(n.DB, key)
-		sh.Unlock()
+		tx.Release()
 	}
 	if len(n.Tags) > 0 && m.tags != nil {
 		names := make([][]byte, len(n.Tags))
 		for i, t := range n.Tags {
 			names[i] = []byte(t)
 		}
-		m.tags.Invalidate(n.DB, names, false, 0, false)
+		m.tags.Invalidate(n.DB, names, false, 0, nil)
 	}
 }
 
@@ -667,7 +663,7 @@ func (m *Manager) dropRoute(rt *Route) int {
 		var keys [][]byte
 		cur := uint64(0)
 		for {
-			cur = m.st.Scan(db, cur, 1000, false, func(key []byte, _ uint8) {
+			cur = m.st.Scan(db, cur, 1000, func(key []byte, _ uint8) {
 				if rt.Match(key) {
 					keys = append(keys, clone(key))
 				}
@@ -676,15 +672,14 @@ func (m *Manager) dropRoute(rt *Route) int {
 				break
 			}
 		}
+		tx := m.st.NewTxn(nil)
 		for _, k := range keys {
-			h := m.st.Hash(k)
-			sh := m.st.ShardFor(h)
-			sh.Lock()
-			if sh.DeleteLocked(db, k, h, m.st.NowMs(), store.Invalidated) {
+			h := tx.Key(m.st.NowMs(), k)
+			if tx.Delete(db, k, h, store.Invalidated) {
 				n++
 			}
 			m.leases.Written(db, k)
-			sh.Unlock()
+			tx.Release()
 		}
 	}
 	return n

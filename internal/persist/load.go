@@ -56,6 +56,7 @@ var ErrNoFile = errors.New("no snapshot file")
 // loader inserts decoded entries into the store.
 type loader struct {
 	st       *store.Store
+	tx       *store.Txn // the loading goroutine's hold on the store
 	tags     TagIndex
 	log      *slog.Logger
 	stats    LoadStats
@@ -364,22 +365,23 @@ func (l *loader) put(db int, key, val []byte, m store.Meta, freq int) {
 		l.stats.Skipped++
 		return
 	}
-	h := l.st.Hash(key)
-	sh := l.st.ShardFor(h)
-	sh.Lock()
-	err := sh.SetLocked(db, key, h, val, m, now)
+	if l.tx == nil {
+		l.tx = l.st.NewTxn(nil)
+	}
+	h := l.tx.Key(now, key)
+	err := l.tx.Set(db, key, h, val, m)
 	if err == nil && m.Type == store.TypeHash {
 		// Hash fields with deadlines (HEXPIRE) are reaped actively again.
 		if next := store.NextFieldDeadline(val); next != 0 {
-			sh.SetFieldDeadlineLocked(db, key, h, next, now)
+			l.tx.SetFieldDeadline(db, key, h, next)
 		}
 	}
 	if err == nil {
 		for range min(freq, freqTouchCap) {
-			sh.LookupLocked(db, key, h, now, store.NoStats)
+			l.tx.Lookup(db, key, h, store.NoStats)
 		}
 	}
-	sh.Unlock()
+	l.tx.Release()
 	if err != nil {
 		l.stats.Skipped++
 		return
@@ -400,6 +402,6 @@ func (l *loader) put(db int, key, val []byte, m store.Meta, freq int) {
 }
 
 func evictedCount(st *store.Store) uint64 {
-	s := st.Stats(false)
+	s := st.Stats()
 	return s.RemovedBy(store.Evicted)
 }

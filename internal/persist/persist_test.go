@@ -148,7 +148,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		}
 	}
 	// Tags work after the load: invalidating one drops its keys.
-	if n := w2.tags.Invalidate(1, [][]byte{[]byte("user:1")}, false, 0, false); n == 0 {
+	if n := w2.tags.Invalidate(1, [][]byte{[]byte("user:1")}, false, 0, nil); n == 0 {
 		t.Fatal("INVALIDATE after load found no keys")
 	}
 }
@@ -418,7 +418,7 @@ func TestLoadHottestPartOverMaxmemory(t *testing.T) {
 	if err := newPersister(t, w, dir).Save(); err != nil {
 		t.Fatal(err)
 	}
-	saved := w.st.DBSize(0, false)
+	saved := w.st.DBSize(0)
 	full := w.st.UsedMemory()
 	w2 := newWorld(t, full/4, "allkeys-wtinylfu")
 	ls, err := newPersister(t, w2, dir).LoadAtStart(false)
@@ -434,7 +434,7 @@ func TestLoadHottestPartOverMaxmemory(t *testing.T) {
 			hot++
 		}
 	}
-	kept := w2.st.DBSize(0, false)
+	kept := w2.st.DBSize(0)
 	// The hot keys survive far more often than the average key.
 	if float64(hot)/200 <= 1.5*float64(kept)/float64(saved) {
 		t.Fatalf("kept %d of 200 hot keys and %d of %d overall", hot, kept, saved)

@@ -172,9 +172,10 @@ func (p *Persister) LoadAtStart(startEmpty bool) (LoadStats, error) {
 		return ls, nil
 	}
 	if err != nil {
-		p.opts.Store.LockAll()
-		p.opts.Store.FlushAllLocked()
-		p.opts.Store.UnlockAll()
+		tx := p.opts.Store.NewTxn(nil)
+		tx.All(p.opts.Store.NowMs())
+		tx.FlushAll()
+		tx.Release()
 		if startEmpty {
 			p.log.Error("snapshot is unusable; starting empty (start-empty-on-bad-snapshot yes)", "path", path, "err", err)
 			return ls, nil

@@ -212,12 +212,12 @@ func (c *Client) block(lock, wait [][]byte, timeoutMs int64, try func() bool, ti
 	}
 	var w *waiter
 	for {
-		c.lockKeys(lock)
+		c.tx.Keys(c.now, lock)
 		if w != nil {
 			reg.retrying(w)
 		}
 		if try() {
-			c.unlockKeys()
+			c.tx.Release()
 			if w != nil {
 				reg.remove(w)
 				// Pass the turn on: more elements may be left.
@@ -231,11 +231,11 @@ func (c *Client) block(lock, wait [][]byte, timeoutMs int64, try func() bool, ti
 			w = reg.add(c, c.db, wait)
 		}
 		if w == nil { // inside EXEC, or shutting down
-			c.unlockKeys()
+			c.tx.Release()
 			timedOut()
 			return
 		}
-		c.unlockKeys()
+		c.tx.Release()
 		if !c.waitFor(w, deadline) {
 			reg.remove(w)
 			timedOut()

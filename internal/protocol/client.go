@@ -26,7 +26,6 @@ type Client struct {
 
 	scratch []byte // reusable buffer for formatting and value building
 	keyIdx  []int
-	shards  []int
 
 	db            int
 	resp          int
@@ -62,10 +61,9 @@ type Client struct {
 	// used memory and bounded by maxWatchBytes.
 	watchBytes int64
 
-	// Shard locks held by the running handler, released on panic.
-	held     *store.Shard
-	heldSet  []int
-	heldAll  bool
+	// tx takes the store's locks for the running command; the panic
+	// path releases it.
+	tx       *store.Txn
 	netIn    int64
 	netOut   int64
 	created  time.Time
@@ -123,6 +121,7 @@ func newClient(s *Server, nc net.Conn) *Client {
 		created: time.UnixMilli(s.nowMs()),
 		scratch: make([]byte, 0, 64),
 	}
+	c.tx = s.st.NewTxn(c.trackShard)
 	c.p.buf = make([]byte, initialReadBuf)
 	c.p.maxBulk = s.maxBulk.Load()
 	c.p.maxQuery = s.maxQuery.Load()
@@ -173,109 +172,6 @@ func (c *Client) accountBuffers() {
 	}
 }
 
-// lockKey locks the shard holding key and returns it with the key's hash.
-// Inside EXEC every shard is already locked.
-func (c *Client) lockKey(key []byte) (*store.Shard, uint64) {
-	h := c.st.Hash(key)
-	sh := c.st.ShardFor(h)
-	if !c.inExec {
-		sh.Lock()
-		c.held = sh
-		c.ownShard(sh.Index())
-	}
-	return sh, h
-}
-
-// unlock releases a shard taken with lockKey.
-func (c *Client) unlock(sh *store.Shard) {
-	if !c.inExec {
-		c.held = nil
-		c.disownShard(sh.Index())
-		sh.Unlock()
-	}
-}
-
-// lockKeys locks the shards of every key argument (in index order).
-func (c *Client) lockKeys(keys [][]byte) {
-	if c.inExec {
-		return
-	}
-	c.shards = c.shards[:0]
-	for _, k := range keys {
-		c.shards = append(c.shards, c.st.ShardFor(c.st.Hash(k)).Index())
-	}
-	if len(c.shards) > 64 {
-		// store.SortShards is an insertion sort, quadratic in the number of
-		// keys: a command with a million keys would spin for hours.
-		c.shards = sortShardsBitmap(c.shards, c.st.NumShards())
-	} else {
-		c.shards = store.SortShards(c.shards)
-	}
-	c.st.LockShards(c.shards)
-	c.heldSet = c.shards
-	for _, i := range c.shards {
-		c.ownShard(i)
-	}
-}
-
-func (c *Client) unlockKeys() {
-	if c.inExec {
-		return
-	}
-	c.heldSet = nil
-	for _, i := range c.shards {
-		c.disownShard(i)
-	}
-	c.st.UnlockShards(c.shards)
-}
-
-// lockAll locks every shard (FLUSHALL, SWAPDB, ...).
-func (c *Client) lockAll() {
-	if c.inExec {
-		return
-	}
-	c.st.LockAll()
-	c.heldAll = true
-	c.ownAll(true)
-}
-
-func (c *Client) unlockAll() {
-	if c.inExec {
-		return
-	}
-	c.heldAll = false
-	c.ownAll(false)
-	c.st.UnlockAll()
-}
-
-// locksHeld says whether the store's walking methods must not lock shards
-// themselves.
-func (c *Client) locksHeld() bool { return c.inExec }
-
-// unlockHeld releases whatever the handler held when it panicked.
-func (c *Client) unlockHeld() {
-	if c.inExec {
-		return
-	}
-	if c.held != nil {
-		c.disownShard(c.held.Index())
-		c.held.Unlock()
-		c.held = nil
-	}
-	if c.heldSet != nil {
-		for _, i := range c.heldSet {
-			c.disownShard(i)
-		}
-		c.st.UnlockShards(c.heldSet)
-		c.heldSet = nil
-	}
-	if c.heldAll {
-		c.ownAll(false)
-		c.st.UnlockAll()
-		c.heldAll = false
-	}
-}
-
 // queue stores a command for EXEC, copying its arguments out of the read
 // buffer.
 func (c *Client) queue(cmd *Command, args [][]byte) {
@@ -290,16 +186,16 @@ func (c *Client) queue(cmd *Command, args [][]byte) {
 // writes to.
 func (c *Client) evictStart(args [][]byte, cmd *Command) int {
 	if cmd.FirstKey > 0 && cmd.FirstKey < len(args) {
-		return c.st.ShardFor(c.st.Hash(args[cmd.FirstKey])).Index()
+		return c.st.ShardOf(args[cmd.FirstKey])
 	}
 	return int(c.id)
 }
 
 func (c *Client) unwatchAll() {
 	for _, reg := range c.watched {
-		sh, _ := c.lockKey(s2b(store.WatchedKey(reg)))
-		sh.UnwatchLocked(reg, c.watch)
-		c.unlock(sh)
+		h := c.tx.Key(c.now, s2b(store.WatchedKey(reg)))
+		c.tx.Unwatch(reg, h, c.watch)
+		c.tx.Release()
 	}
 	clear(c.watched)
 	c.watched = c.watched[:0]
@@ -317,22 +213,3 @@ func float64frombits(b uint64) float64 { return math.Float64frombits(b) }
 
 // ID returns the client's id.
 func (c *Client) ID() int64 { return c.id }
-
-// sortShardsBitmap turns shard indexes below n into a sorted set in
-// O(len(idx) + n), in place.
-func sortShardsBitmap(idx []int, n int) []int {
-	seen := make([]uint64, (n+63)/64)
-	for _, i := range idx {
-		seen[i>>6] |= 1 << (uint(i) & 63)
-	}
-	out := idx[:0]
-	for w, bits := range seen {
-		for b := 0; bits != 0; b++ {
-			if bits&1 != 0 {
-				out = append(out, w<<6|b)
-			}
-			bits >>= 1
-		}
-	}
-	return out
-}

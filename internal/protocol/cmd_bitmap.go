@@ -3,6 +3,7 @@ package protocol
 import (
 	"math/bits"
 
+	"github.com/cachesrv/cachesrv/internal/cmdtab"
 	"github.com/cachesrv/cachesrv/internal/store"
 )
 
@@ -35,9 +36,9 @@ func cmdSetBit(c *Client, args [][]byte) {
 		return
 	}
 	on := args[3][0] == '1'
-	sh, h := c.lockKey(args[1])
-	defer c.unlock(sh)
-	e, found := sh.LookupLocked(c.db, args[1], h, c.now, store.NoStats)
+	h := c.tx.Key(c.now, args[1])
+	defer c.tx.Release()
+	e, found := c.tx.Lookup(c.db, args[1], h, store.NoStats)
 	if found && e.Type != store.TypeString {
 		c.addError(errWrongType)
 		return
@@ -64,8 +65,8 @@ func cmdSetBit(c *Client, args [][]byte) {
 		buf[byteIdx] &^= mask
 	}
 	c.keepScratch(buf)
-	if err := sh.SetLocked(c.db, args[1], h, buf, m, c.now); err != nil {
-		c.storeError(err)
+	if err := c.tx.Set(c.db, args[1], h, buf, m); err != nil {
+		c.replyErr(err)
 		return
 	}
 	if old {
@@ -78,9 +79,9 @@ func cmdSetBit(c *Client, args [][]byte) {
 // readString runs fn on a string's value under its shard lock (nil for a
 // missing key), or replies WRONGTYPE.
 func (c *Client) readString(key []byte, fn func(v []byte)) {
-	sh, h := c.lockKey(key)
-	defer c.unlock(sh)
-	e, found := sh.LookupLocked(c.db, key, h, c.now, c.lookupFlags())
+	h := c.tx.Key(c.now, key)
+	defer c.tx.Release()
+	e, found := c.tx.Lookup(c.db, key, h, c.lookupFlags())
 	if found && e.Type != store.TypeString {
 		c.addError(errWrongType)
 		return
@@ -270,13 +271,13 @@ func cmdBitOp(c *Client, args [][]byte) {
 		c.addError("ERR BITOP NOT must be called with a single source key.")
 		return
 	}
-	c.lockKeys(args[2:])
-	defer c.unlockKeys()
+	c.tx.Keys(c.now, args[2:])
+	defer c.tx.Release()
 	vals := make([][]byte, len(srcs))
 	maxLen := 0
 	for i, k := range srcs {
 		h := c.st.Hash(k)
-		e, found := c.st.ShardFor(h).LookupLocked(c.db, k, h, c.now, c.lookupFlags())
+		e, found := c.tx.Lookup(c.db, k, h, c.lookupFlags())
 		if found && e.Type != store.TypeString {
 			c.addError(errWrongType)
 			return
@@ -288,9 +289,8 @@ func cmdBitOp(c *Client, args [][]byte) {
 	}
 	dst := args[2]
 	h := c.st.Hash(dst)
-	sh := c.st.ShardFor(h)
 	if maxLen == 0 {
-		sh.DeleteLocked(c.db, dst, h, c.now, store.Deleted)
+		c.tx.Delete(c.db, dst, h, store.Deleted)
 		c.addInt(0)
 		return
 	}
@@ -318,8 +318,8 @@ func cmdBitOp(c *Client, args [][]byte) {
 		}
 		out[i] = r
 	}
-	if err := sh.SetLocked(c.db, dst, h, out, store.Meta{}, c.now); err != nil {
-		c.storeError(err)
+	if err := c.tx.Set(c.db, dst, h, out, store.Meta{}); err != nil {
+		c.replyErr(err)
 		return
 	}
 	c.addInt(int64(maxLen))
@@ -328,8 +328,7 @@ func cmdBitOp(c *Client, args [][]byte) {
 // addBitmapCommands registers the bitmap commands in the table.
 func addBitmapCommands(t *Table) {
 	bm := func(name string, arity int, flags Flag, first, last int, since, summary string, h Handler) {
-		t.add(&Command{Name: name, Arity: arity, Flags: flags, FirstKey: first, LastKey: last, Step: 1,
-			Category: "bitmap", Group: "bitmap", Since: since, Summary: summary, Handler: h})
+		t.add(&Command{Spec: cmdtab.Spec{Name: name, Arity: arity, Flags: flags, FirstKey: first, LastKey: last, Step: 1, Category: "bitmap", Group: "bitmap", Since: since, Summary: summary}, Handler: h})
 	}
 	w := FlagWrite | FlagDenyOOM
 	bm("setbit", 4, w, 1, 1, "2.2.0", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.", cmdSetBit)
@@ -337,6 +336,5 @@ func addBitmapCommands(t *Table) {
 	bm("bitcount", -2, FlagReadonly, 1, 1, "2.6.0", "Counts the number of set bits (population counting) in a string.", cmdBitCount)
 	bm("bitpos", -3, FlagReadonly, 1, 1, "2.8.7", "Finds the first set (1) or clear (0) bit in a string.", cmdBitPos)
 	bm("bitop", -4, w, 2, -1, "2.6.0", "Performs bitwise operations on multiple strings, and stores the result.", cmdBitOp)
-	t.add(&Command{Name: "lcs", Arity: -3, Flags: FlagReadonly, FirstKey: 1, LastKey: 2, Step: 1, Category: "string",
-		Group: "string", Since: "7.0.0", Summary: "Finds the longest common substring.", Handler: cmdLCS}) // cmd_lcs.go
+	t.add(&Command{Spec: cmdtab.Spec{Name: "lcs", Arity: -3, Flags: FlagReadonly, FirstKey: 1, LastKey: 2, Step: 1, Category: "string", Group: "string", Since: "7.0.0", Summary: "Finds the longest common substring."}, Handler: cmdLCS}) // cmd_lcs.go
 }

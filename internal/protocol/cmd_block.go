@@ -14,8 +14,7 @@ func blpopGeneric(c *Client, args [][]byte, front bool) {
 	c.block(keys, keys, timeout, func() bool {
 		for _, k := range keys {
 			h := c.st.Hash(k)
-			sh := c.st.ShardFor(h)
-			l, _, found, ok := c.listGet(sh, k, h, store.NoStats|store.NoTouch|store.AllowStale)
+			l, _, found, ok := c.listGet(k, h, store.NoStats|store.NoTouch|store.AllowStale)
 			if !ok {
 				return true
 			}
@@ -24,7 +23,7 @@ func blpopGeneric(c *Client, args [][]byte, front bool) {
 			}
 			c.addArray(2)
 			c.addBulk(k)
-			c.listPop(sh, k, h, front, 1, func(e []byte) { c.addBulk(e) })
+			c.listPop(k, h, front, 1, func(e []byte) { c.addBulk(e) })
 			return true
 		}
 		return false
@@ -100,8 +99,7 @@ func bzpopGeneric(c *Client, args [][]byte, min bool) {
 	c.block(keys, keys, timeout, func() bool {
 		for _, k := range keys {
 			h := c.st.Hash(k)
-			sh := c.st.ShardFor(h)
-			zs, e, found, ok := c.zsetGet(sh, k, h, writeFlags)
+			zs, e, found, ok := c.zsetGet(k, h, writeFlags)
 			if !ok {
 				return true
 			}
@@ -117,7 +115,7 @@ func bzpopGeneric(c *Client, args [][]byte, min bool) {
 			c.addBulk(k)
 			c.addBulk(zs[i].m)
 			c.addScore(zs[i].s)
-			if err := c.zsetPut(sh, k, h, e.Meta, true, zremove(zs, i)); err != nil {
+			if err := c.zsetPut(k, h, e.Meta, true, zremove(zs, i)); err != nil {
 				c.replaceReply(mark, err)
 			}
 			return true

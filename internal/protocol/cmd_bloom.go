@@ -30,8 +30,8 @@ func (c *Client) wrongArity() {
 
 // bloomValue returns the filter at key, if any. The shard is locked. A key
 // of another type writes WRONGTYPE and returns ok=false with found=true.
-func (c *Client) bloomValue(sh *store.Shard, key []byte, h uint64, flags int) (f bloom.Filter, m store.Meta, found, ok bool) {
-	e, exists := sh.LookupLocked(c.db, key, h, c.now, flags)
+func (c *Client) bloomValue(key []byte, h uint64, flags int) (f bloom.Filter, m store.Meta, found, ok bool) {
+	e, exists := c.tx.Lookup(c.db, key, h, flags)
 	if !exists {
 		return nil, store.Meta{}, false, true
 	}
@@ -56,7 +56,7 @@ func (c *Client) checkBloomSize(p bloom.Params) bool {
 		return false
 	}
 	if max := c.st.MaxMemory(); max > 0 && int64(n) > max {
-		c.storeError(store.ErrTooLarge)
+		c.replyErr(store.ErrTooLarge)
 		return false
 	}
 	return true
@@ -116,9 +116,9 @@ func cmdBFReserve(c *Client, args [][]byte) {
 	if !c.checkBloomSize(p) {
 		return
 	}
-	sh, h := c.lockKey(args[1])
-	defer c.unlock(sh)
-	if _, _, found, ok := c.bloomValue(sh, args[1], h, store.NoStats|store.NoTouch|store.AllowStale); !ok {
+	h := c.tx.Key(c.now, args[1])
+	defer c.tx.Release()
+	if _, _, found, ok := c.bloomValue(args[1], h, store.NoStats|store.NoTouch|store.AllowStale); !ok {
 		return
 	} else if found {
 		c.addError(errBFExists)
@@ -129,8 +129,8 @@ func cmdBFReserve(c *Client, args [][]byte) {
 		c.addError(errBFCreate)
 		return
 	}
-	if err := sh.SetLocked(c.db, args[1], h, b, store.Meta{Type: store.TypeBloom}, c.now); err != nil {
-		c.storeError(err)
+	if err := c.tx.Set(c.db, args[1], h, b, store.Meta{Type: store.TypeBloom}); err != nil {
+		c.replyErr(err)
 		return
 	}
 	c.addOK()
@@ -211,9 +211,9 @@ func cmdBFInsert(c *Client, args [][]byte) {
 // RedisBloom it stops at the first item a full filter refuses, whose array
 // element is the error.
 func (c *Client) bloomInsert(key []byte, items [][]byte, p bloom.Params, create, multi bool) {
-	sh, h := c.lockKey(key)
-	defer c.unlock(sh)
-	f, m, found, ok := c.bloomValue(sh, key, h, store.NoStats|store.NoTouch|store.AllowStale)
+	h := c.tx.Key(c.now, key)
+	defer c.tx.Release()
+	f, m, found, ok := c.bloomValue(key, h, store.NoStats|store.NoTouch|store.AllowStale)
 	if !ok {
 		return
 	}
@@ -275,12 +275,12 @@ func (c *Client) bloomInsert(key []byte, items [][]byte, p bloom.Params, create,
 	}
 	switch {
 	case owned:
-		if err := sh.SetLocked(c.db, key, h, f, m, c.now); err != nil {
-			c.storeError(err)
+		if err := c.tx.Set(c.db, key, h, f, m); err != nil {
+			c.replyErr(err)
 			return
 		}
 	case modified:
-		sh.ValueModifiedLocked(c.db, key, h, c.now)
+		c.tx.ValueModified(c.db, key, h)
 	}
 	if !multi {
 		if stopErr != "" {
@@ -308,10 +308,10 @@ func cmdBFExists(c *Client, args [][]byte)  { c.bloomExists(args, false) }
 func cmdBFMExists(c *Client, args [][]byte) { c.bloomExists(args, true) }
 
 func (c *Client) bloomExists(args [][]byte, multi bool) {
-	sh, h := c.lockKey(args[1])
-	defer c.unlock(sh)
+	h := c.tx.Key(c.now, args[1])
+	defer c.tx.Release()
 	var f bloom.Filter
-	if e, ok := sh.LookupLocked(c.db, args[1], h, c.now, c.lookupFlags()); ok && e.Type == store.TypeBloom {
+	if e, ok := c.tx.Lookup(c.db, args[1], h, c.lookupFlags()); ok && e.Type == store.TypeBloom {
 		if f = bloom.Filter(e.Value); !f.Valid() {
 			f = nil
 		}
@@ -334,9 +334,9 @@ func cmdBFInfo(c *Client, args [][]byte) {
 		c.wrongArity()
 		return
 	}
-	sh, h := c.lockKey(args[1])
-	defer c.unlock(sh)
-	f, _, found, ok := c.bloomValue(sh, args[1], h, c.lookupFlags())
+	h := c.tx.Key(c.now, args[1])
+	defer c.tx.Release()
+	f, _, found, ok := c.bloomValue(args[1], h, c.lookupFlags())
 	if !ok {
 		return
 	}
@@ -389,9 +389,9 @@ func cmdBFInfo(c *Client, args [][]byte) {
 
 // BF.CARD key
 func cmdBFCard(c *Client, args [][]byte) {
-	sh, h := c.lockKey(args[1])
-	defer c.unlock(sh)
-	f, _, found, ok := c.bloomValue(sh, args[1], h, c.lookupFlags())
+	h := c.tx.Key(c.now, args[1])
+	defer c.tx.Release()
+	f, _, found, ok := c.bloomValue(args[1], h, c.lookupFlags())
 	switch {
 	case !ok:
 	case !found:

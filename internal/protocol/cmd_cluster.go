@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cachesrv/cachesrv/internal/cluster"
+	"github.com/cachesrv/cachesrv/internal/cmdtab"
 )
 
 // Redis Cluster's client side (docs/cluster.md): the slot check of the
@@ -164,14 +165,14 @@ func clusterKeys(cmd *Command, args [][]byte, dst []int) []int {
 		}
 		return dst
 	}
-	return cmd.keyIndexes(args, dst)
+	return cmd.KeyIndexes(args, dst)
 }
 
 // clusterScriptCheck is Redis's check of the commands a script runs: their
 // keys must be served here and share the script's slot.
 func (s *Server) clusterScriptCheck(caller *Client, cmd *Command, args [][]byte) string {
 	v := s.cluster.View()
-	idx := cmd.keyIndexes(args, nil)
+	idx := cmd.KeyIndexes(args, nil)
 	for _, i := range idx {
 		ks := cluster.KeySlot(args[i])
 		if !v.Mine(ks) {
@@ -188,9 +189,9 @@ func (s *Server) clusterScriptCheck(caller *Client, cmd *Command, args [][]byte)
 
 // keyExists looks a key up in the client's database without touching it.
 func (c *Client) keyExists(key []byte) bool {
-	sh, h := c.lockKey(key)
-	ok := sh.ExistsLocked(c.db, key, h, c.st.NowMs())
-	c.unlock(sh)
+	h := c.tx.Key(c.st.NowMs(), key)
+	ok := c.tx.Exists(c.db, key, h)
+	c.tx.Release()
 	return ok
 }
 
@@ -200,11 +201,9 @@ func addClusterCommands(t *Table) {
 		ls  = FlagLoading | FlagStale
 		adm = FlagAdmin | FlagNoScript | FlagStale
 	)
-	cl := t.add(&Command{Name: "cluster", Arity: -2, Group: "cluster", Since: "3.0.0",
-		Summary: "A container for Redis Cluster commands.", Subs: map[string]*Command{}})
+	cl := t.add(&Command{Spec: cmdtab.Spec{Name: "cluster", Arity: -2, Group: "cluster", Since: "3.0.0", Summary: "A container for Redis Cluster commands."}, Subs: map[string]*Command{}})
 	sub := func(name string, arity int, flags Flag, summary string, h Handler) {
-		t.addSub(cl, &Command{Name: name, Arity: arity, Flags: flags, Group: "cluster", Since: "3.0.0",
-			Summary: summary, Handler: clusterOnly(h)})
+		t.addSub(cl, &Command{Spec: cmdtab.Spec{Name: name, Arity: arity, Flags: flags, Group: "cluster", Since: "3.0.0", Summary: summary}, Handler: clusterOnly(h)})
 	}
 	sub("addslots", -3, adm, "Assigns new hash slots to a node.", cmdClusterAddSlots)
 	sub("addslotsrange", -4, adm, "Assigns new hash slot ranges to a node.", cmdClusterAddSlotsRange)
@@ -235,12 +234,9 @@ func addClusterCommands(t *Table) {
 	sub("slots", 2, FlagStale, "Returns the mapping of cluster slots to nodes.", cmdClusterSlots)
 	sub("help", 2, ls, "Returns helpful text about the different subcommands.", cmdClusterHelp)
 	conn := FlagLoading | FlagStale | FlagFast
-	t.add(&Command{Name: "asking", Arity: 1, Flags: conn, Category: "connection", Group: "cluster", Since: "3.0.0",
-		Summary: "Signals that a cluster client is following an -ASK redirect.", Handler: clusterOnly(cmdAsking)})
-	t.add(&Command{Name: "readonly", Arity: 1, Flags: conn, Category: "connection", Group: "cluster", Since: "3.0.0",
-		Summary: "Enables read-only queries for a connection to a Redis Cluster replica node.", Handler: clusterOnly(cmdReadonly)})
-	t.add(&Command{Name: "readwrite", Arity: 1, Flags: conn, Category: "connection", Group: "cluster", Since: "3.0.0",
-		Summary: "Enables read-write queries for a connection to a Redis Cluster replica node.", Handler: clusterOnly(cmdReadwrite)})
+	t.add(&Command{Spec: cmdtab.Spec{Name: "asking", Arity: 1, Flags: conn, Category: "connection", Group: "cluster", Since: "3.0.0", Summary: "Signals that a cluster client is following an -ASK redirect."}, Handler: clusterOnly(cmdAsking)})
+	t.add(&Command{Spec: cmdtab.Spec{Name: "readonly", Arity: 1, Flags: conn, Category: "connection", Group: "cluster", Since: "3.0.0", Summary: "Enables read-only queries for a connection to a Redis Cluster replica node."}, Handler: clusterOnly(cmdReadonly)})
+	t.add(&Command{Spec: cmdtab.Spec{Name: "readwrite", Arity: 1, Flags: conn, Category: "connection", Group: "cluster", Since: "3.0.0", Summary: "Enables read-write queries for a connection to a Redis Cluster replica node."}, Handler: clusterOnly(cmdReadwrite)})
 }
 
 // clusterOnly answers Redis's error when cluster mode is off.
@@ -447,7 +443,7 @@ func cmdClusterFailover(c *Client, args [][]byte) {
 }
 
 func cmdClusterFlushSlots(c *Client, args [][]byte) {
-	if c.st.DBSize(0, false) != 0 {
+	if c.st.DBSize(0) != 0 {
 		c.addError("ERR DB must be empty to perform CLUSTER FLUSHSLOTS.")
 		return
 	}
@@ -629,7 +625,7 @@ func cmdClusterReset(c *Client, args [][]byte) {
 		c.addError(errSyntax)
 		return
 	}
-	if c.st.DBSize(0, false) != 0 {
+	if c.st.DBSize(0) != 0 {
 		c.addError("ERR CLUSTER RESET can't be called with master nodes containing keys")
 		return
 	}
@@ -810,7 +806,7 @@ func (s *Server) applyClusterInvalidation(inv cluster.Invalidation) int64 {
 	ri.mu.Lock()
 	defer ri.mu.Unlock()
 	if ri.c == nil {
-		ri.c = &Client{srv: s, st: s.st, id: s.nextID.Add(1), resp: 2, addr: "cluster", created: time.Now(),
+		ri.c = &Client{srv: s, st: s.st, tx: s.st.NewTxn(nil), id: s.nextID.Add(1), resp: 2, addr: "cluster", created: time.Now(),
 			authenticated: true, scratch: make([]byte, 0, 64)}
 		ri.c.user.Store(s.acl.Default())
 	}
@@ -819,7 +815,7 @@ func (s *Server) applyClusterInvalidation(inv cluster.Invalidation) int64 {
 		names[i] = []byte(t)
 	}
 	keys := ri.c.trackedTagKeys(s.tags, names)
-	n := s.tags.Invalidate(0, names, inv.Soft, inv.Grace, false)
+	n := s.tags.Invalidate(0, names, inv.Soft, inv.Grace, nil)
 	s.tracking.invalidateKeys(ri.c, keys, inv.Soft)
 	return n
 }
@@ -848,13 +844,13 @@ func clusterInvalidate(soft bool) Handler {
 			grace, names = g, args[2:]
 		}
 		keys := c.trackedTagKeys(x, names)
-		n := x.Invalidate(c.db, names, soft, grace, c.locksHeld())
+		n := x.Invalidate(c.db, names, soft, grace, c.tx)
 		c.srv.tracking.invalidateKeys(c, keys, soft)
 		inv := cluster.Invalidation{ID: cluster.NewNodeID(), Soft: soft, Grace: grace, Tags: make([]string, len(names))}
 		for i, t := range names {
 			inv.Tags[i] = string(t)
 		}
-		wait := !c.locksHeld()
+		wait := !c.tx.Held()
 		ctx, cancel := context.WithTimeout(context.Background(), c.srv.cluster.Options().NodeTimeout)
 		remote, _ := c.srv.cluster.Broadcast(ctx, inv, wait)
 		cancel()

@@ -41,8 +41,8 @@ const writeFlags = store.NoStats | store.AllowStale
 
 // collGet looks key up expecting type typ. found=false: no such key;
 // ok=false: the key holds another type and WRONGTYPE was written.
-func (c *Client) collGet(sh *store.Shard, key []byte, h uint64, typ uint8, flags int) (e store.Entry, found, ok bool) {
-	e, found = sh.LookupLocked(c.db, key, h, c.now, flags)
+func (c *Client) collGet(key []byte, h uint64, typ uint8, flags int) (e store.Entry, found, ok bool) {
+	e, found = c.tx.Lookup(c.db, key, h, flags)
 	if !found {
 		return e, false, true
 	}
@@ -55,17 +55,17 @@ func (c *Client) collGet(sh *store.Shard, key []byte, h uint64, typ uint8, flags
 
 // collPut writes val as key's new value keeping metadata m (a new key gets
 // type typ), or deletes key when empty.
-func (c *Client) collPut(sh *store.Shard, key []byte, h uint64, typ uint8, m store.Meta, found bool, val []byte, empty bool) error {
+func (c *Client) collPut(key []byte, h uint64, typ uint8, m store.Meta, found bool, val []byte, empty bool) error {
 	if empty {
 		if found {
-			sh.DeleteLocked(c.db, key, h, c.now, store.Deleted)
+			c.tx.Delete(c.db, key, h, store.Deleted)
 		}
 		return nil
 	}
 	if !found {
 		m = store.Meta{Type: typ}
 	}
-	if err := sh.SetLocked(c.db, key, h, val, m, c.now); err != nil {
+	if err := c.tx.Set(c.db, key, h, val, m); err != nil {
 		return err
 	}
 	if typ == store.TypeList || typ == store.TypeZSet {
@@ -78,7 +78,7 @@ func (c *Client) collPut(sh *store.Shard, key []byte, h uint64, typ uint8, m sto
 // (a write that failed after its handler answered).
 func (c *Client) replaceReply(mark int, err error) {
 	c.out = c.out[:mark]
-	c.storeError(err)
+	c.replyErr(err)
 }
 
 // decodeSeq decodes a sequence value, writing an error reply when corrupt.

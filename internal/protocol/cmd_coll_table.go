@@ -1,5 +1,7 @@
 package protocol
 
+import "github.com/cachesrv/cachesrv/internal/cmdtab"
+
 // addCollCommands registers the hash, list, set and sorted set commands.
 func addCollCommands(t *Table) {
 	const (
@@ -10,8 +12,7 @@ func addCollCommands(t *Table) {
 	)
 	add := func(group string) func(name string, arity int, flags Flag, first, last, step int, since, summary string, h Handler) {
 		return func(name string, arity int, flags Flag, first, last, step int, since, summary string, h Handler) {
-			t.add(&Command{Name: name, Arity: arity, Flags: flags, FirstKey: first, LastKey: last, Step: step,
-				Category: group, Group: group, Since: since, Summary: summary, Handler: h})
+			t.add(&Command{Spec: cmdtab.Spec{Name: name, Arity: arity, Flags: flags, FirstKey: first, LastKey: last, Step: step, Category: group, Group: group, Since: since, Summary: summary}, Handler: h})
 		}
 	}
 	hash := add("hash")
@@ -58,9 +59,7 @@ func addCollCommands(t *Table) {
 	list("lpos", -3, r, 1, 1, 1, "6.0.6", "Returns the index of matching elements in a list.", cmdLPos)
 	list("lmove", 5, w, 1, 2, 1, "6.2.0", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", cmdLMove)
 	list("rpoplpush", 3, w, 1, 2, 1, "1.2.0", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", cmdRPopLPush)
-	t.add(&Command{Name: "lmpop", Arity: -4, Flags: d, FirstKey: 2, LastKey: -2, Step: 1, Category: "list", Group: "list", Since: "7.0.0",
-		Summary: "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", Handler: cmdLMPop,
-		Keys: numKeysAt(1)})
+	t.add(&Command{Spec: cmdtab.Spec{Name: "lmpop", Arity: -4, Flags: d, FirstKey: 2, LastKey: -2, Step: 1, Category: "list", Group: "list", Since: "7.0.0", Summary: "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", Keys: numKeysAt(1)}, Handler: cmdLMPop})
 	set := add("set")
 	set("sadd", -3, w|f, 1, 1, 1, "1.0.0", "Adds one or more members to a set. Creates the key if it doesn't exist.", cmdSAdd)
 	set("srem", -3, d|f, 1, 1, 1, "1.0.0", "Removes one or more members from a set. Deletes the set if the last member was removed.", cmdSRem)
@@ -77,8 +76,7 @@ func addCollCommands(t *Table) {
 	set("sinterstore", -3, w, 1, -1, 1, "1.0.0", "Stores the intersect of multiple sets in a key.", cmdSInterStore)
 	set("sunionstore", -3, w, 1, -1, 1, "1.0.0", "Stores the union of multiple sets in a key.", cmdSUnionStore)
 	set("sdiffstore", -3, w, 1, -1, 1, "1.0.0", "Stores the difference of multiple sets in a key.", cmdSDiffStore)
-	t.add(&Command{Name: "sintercard", Arity: -3, Flags: r, FirstKey: 2, LastKey: -1, Step: 1, Category: "set", Group: "set", Since: "7.0.0",
-		Summary: "Returns the number of members of the intersect of multiple sets.", Handler: cmdSInterCard, Keys: numKeysAt(1)})
+	t.add(&Command{Spec: cmdtab.Spec{Name: "sintercard", Arity: -3, Flags: r, FirstKey: 2, LastKey: -1, Step: 1, Category: "set", Group: "set", Since: "7.0.0", Summary: "Returns the number of members of the intersect of multiple sets.", Keys: numKeysAt(1)}, Handler: cmdSInterCard})
 	set("sscan", -3, r, 1, 1, 1, "2.8.0", "Iterates over members of a set.", cmdSScan)
 	zset := add("sortedset")
 	zset("zadd", -4, w|f, 1, 1, 1, "1.2.0", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", cmdZAdd)
@@ -110,13 +108,12 @@ func addCollCommands(t *Table) {
 		if keysAt == 2 {
 			first = 1 // the destination, then the sources
 		}
-		t.add(&Command{Name: name, Arity: arity, Flags: flags, FirstKey: first, LastKey: first, Step: 1,
-			Category: "sortedset", Group: "sorted-set", Since: since, Summary: summary, Handler: h, Keys: func(args [][]byte, dst []int) []int {
-				if keysAt == 2 {
-					dst = append(dst, 1)
-				}
-				return numKeysAt(keysAt)(args, dst)
-			}})
+		t.add(&Command{Spec: cmdtab.Spec{Name: name, Arity: arity, Flags: flags, FirstKey: first, LastKey: first, Step: 1, Category: "sortedset", Group: "sorted-set", Since: since, Summary: summary, Keys: func(args [][]byte, dst []int) []int {
+			if keysAt == 2 {
+				dst = append(dst, 1)
+			}
+			return numKeysAt(keysAt)(args, dst)
+		}}, Handler: h})
 	}
 	movable("zunion", -3, r, 1, "6.2.0", "Returns the union of multiple sorted sets.", cmdZUnion)
 	movable("zinter", -3, r, 1, "6.2.0", "Returns the intersect of multiple sorted sets.", cmdZInter)
@@ -127,8 +124,7 @@ func addCollCommands(t *Table) {
 	movable("zintercard", -3, r, 1, "7.0.0", "Returns the number of members of the intersect of multiple sorted sets.", cmdZInterCard)
 	// Blocking pops (cmd_block.go, blocking.go).
 	blk := func(name string, arity int, first, last int, group, since, summary string, h Handler, keys func([][]byte, []int) []int) {
-		t.add(&Command{Name: name, Arity: arity, Flags: FlagWrite | FlagNoScript, FirstKey: first, LastKey: last, Step: 1,
-			Category: group + " blocking", Group: group, Since: since, Summary: summary, Handler: h, Keys: keys})
+		t.add(&Command{Spec: cmdtab.Spec{Name: name, Arity: arity, Flags: FlagWrite | FlagNoScript, FirstKey: first, LastKey: last, Step: 1, Category: group + " blocking", Group: group, Since: since, Summary: summary, Keys: keys}, Handler: h})
 	}
 	blk("blpop", -3, 1, -2, "list", "2.0.0", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", cmdBLPop, nil)
 	blk("brpop", -3, 1, -2, "list", "2.0.0", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", cmdBRPop, nil)

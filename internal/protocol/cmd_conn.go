@@ -196,20 +196,18 @@ func cmdExec(c *Client, args [][]byte) {
 		c.addError("EXECABORT Transaction discarded because of previous errors.")
 		return
 	}
-	c.st.LockAll()
+	c.tx.Hold(c.now)
 	if c.watch != nil && c.watch.Dirty.Load() {
-		c.st.UnlockAll()
+		c.tx.Unhold()
 		c.unwatchAll()
 		c.addNullArray()
 		return
 	}
 	c.inExec = true
-	c.ownAll(true)
 	func() {
 		defer func() {
 			c.inExec = false
-			c.ownAll(false)
-			c.st.UnlockAll()
+			c.tx.Unhold()
 		}()
 		c.addArray(len(queued))
 		for _, q := range queued {
@@ -238,9 +236,9 @@ func cmdWatch(c *Client, args [][]byte) {
 		return
 	}
 	for _, k := range args[1:] {
-		sh, _ := c.lockKey(k)
-		reg, added := sh.WatchLocked(c.db, k, c.watch)
-		c.unlock(sh)
+		h := c.tx.Key(c.now, k)
+		reg, added := c.tx.Watch(c.db, k, h, c.watch)
+		c.tx.Release()
 		if added {
 			c.watched = append(c.watched, reg)
 			c.watchBytes += watchCost(len(k))

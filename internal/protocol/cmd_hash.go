@@ -90,9 +90,9 @@ func hfind(fs []hfield, f []byte) int {
 // lock with found=false for a missing key. A WRONGTYPE or corrupt value has
 // been replied to when fn is not called.
 func (c *Client) hashRead(key []byte, fn func(fs []hfield, found bool)) {
-	sh, h := c.lockKey(key)
-	defer c.unlock(sh)
-	e, found, ok := c.collGet(sh, key, h, store.TypeHash, c.readFlags())
+	h := c.tx.Key(c.now, key)
+	defer c.tx.Release()
+	e, found, ok := c.collGet(key, h, store.TypeHash, c.readFlags())
 	if !ok {
 		return
 	}
@@ -105,7 +105,7 @@ func (c *Client) hashRead(key []byte, fn func(fs []hfield, found bool)) {
 		return
 	}
 	if dropped && len(fs) == 0 {
-		sh.DeleteLocked(c.db, key, h, c.now, store.Expired)
+		c.tx.Delete(c.db, key, h, store.Expired)
 		fn(nil, false)
 		return
 	}
@@ -116,9 +116,9 @@ func (c *Client) hashRead(key []byte, fn func(fs []hfield, found bool)) {
 // result is stored (or the key deleted when no field is left) when fn
 // returns write=true.
 func (c *Client) hashWrite(key []byte, fn func(fs []hfield, found bool) ([]hfield, bool)) {
-	sh, h := c.lockKey(key)
-	defer c.unlock(sh)
-	e, found, ok := c.collGet(sh, key, h, store.TypeHash, writeFlags)
+	h := c.tx.Key(c.now, key)
+	defer c.tx.Release()
+	e, found, ok := c.collGet(key, h, store.TypeHash, writeFlags)
 	if !ok {
 		return
 	}
@@ -129,7 +129,7 @@ func (c *Client) hashWrite(key []byte, fn func(fs []hfield, found bool) ([]hfiel
 			return
 		}
 		if dropped && len(fs) == 0 {
-			sh.DeleteLocked(c.db, key, h, c.now, store.Expired)
+			c.tx.Delete(c.db, key, h, store.Expired)
 			found = false
 		}
 	}
@@ -138,7 +138,7 @@ func (c *Client) hashWrite(key []byte, fn func(fs []hfield, found bool) ([]hfiel
 	if !write && !(dropped && len(fs) > 0) {
 		return
 	}
-	if err := c.collPut(sh, key, h, store.TypeHash, e.Meta, found, encodeHash(fs), len(fs) == 0); err != nil {
+	if err := c.collPut(key, h, store.TypeHash, e.Meta, found, encodeHash(fs), len(fs) == 0); err != nil {
 		c.replaceReply(mark, err)
 		return
 	}
@@ -150,7 +150,7 @@ func (c *Client) hashWrite(key []byte, fn func(fs []hfield, found bool) ([]hfiel
 		}
 	}
 	if next != 0 {
-		sh.SetFieldDeadlineLocked(c.db, key, h, next, c.now)
+		c.tx.SetFieldDeadline(c.db, key, h, next)
 	}
 }
 

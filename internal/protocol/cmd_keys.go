@@ -18,15 +18,15 @@ func cmdDel(c *Client, args [][]byte) {
 			}
 		}
 	}
-	c.lockKeys(keys)
-	defer c.unlockKeys()
+	c.tx.Keys(c.now, keys)
+	defer c.tx.Release()
 	var n int64
 	for _, k := range keys {
 		h := c.st.Hash(k)
-		if c.st.ShardFor(h).DeleteLocked(c.db, k, h, c.now, store.Deleted) {
+		if c.tx.Delete(c.db, k, h, store.Deleted) {
 			n++
 		}
-		if c.srv.origins != nil && !c.originWrittenLocked(c.st.ShardFor(h), k, h, nil, true) {
+		if c.srv.origins != nil && !c.originWrittenLocked(k, h, nil, true) {
 			return
 		}
 	}
@@ -43,12 +43,12 @@ func cmdTouch(c *Client, args [][]byte) {
 // does), with every key's shard locked for the whole count so it reflects
 // one point in time.
 func countLive(c *Client, keys [][]byte, flags int) int64 {
-	c.lockKeys(keys)
-	defer c.unlockKeys()
+	c.tx.Keys(c.now, keys)
+	defer c.tx.Release()
 	var n int64
 	for _, k := range keys {
 		h := c.st.Hash(k)
-		if _, ok := c.st.ShardFor(h).LookupLocked(c.db, k, h, c.now, flags); ok {
+		if _, ok := c.tx.Lookup(c.db, k, h, flags); ok {
 			n++
 		}
 	}
@@ -56,9 +56,9 @@ func countLive(c *Client, keys [][]byte, flags int) int64 {
 }
 
 func cmdType(c *Client, args [][]byte) {
-	sh, h := c.lockKey(args[1])
-	e, ok := sh.LookupLocked(c.db, args[1], h, c.now, store.NoTouch)
-	c.unlock(sh)
+	h := c.tx.Key(c.now, args[1])
+	e, ok := c.tx.Lookup(c.db, args[1], h, store.NoTouch)
+	c.tx.Release()
 	if !ok {
 		c.addSimple("none")
 		return
@@ -70,29 +70,27 @@ func cmdType(c *Client, args [][]byte) {
 // deletes src unless keep. The caller holds both keys' shards.
 func (c *Client) copyEntry(src []byte, sdb int, dst []byte, ddb int, replace, del bool) (int64, bool) {
 	hs := c.st.Hash(src)
-	ss := c.st.ShardFor(hs)
-	e, ok := ss.LookupLocked(sdb, src, hs, c.now, store.NoStats|store.NoTouch)
+	e, ok := c.tx.Lookup(sdb, src, hs, store.NoStats|store.NoTouch)
 	if !ok {
 		return 0, false
 	}
 	hd := c.st.Hash(dst)
-	ds := c.st.ShardFor(hd)
-	if ds.ExistsLocked(ddb, dst, hd, c.now) && !replace {
+	if c.tx.Exists(ddb, dst, hd) && !replace {
 		return 0, true
 	}
 	m := e.Meta
 	if !del || sdb != ddb {
 		m.Tags = nil // COPY and MOVE drop tags; RENAME keeps them
 	}
-	if err := ds.SetLocked(ddb, dst, hd, e.Value, m, c.now); err != nil {
-		c.storeError(err)
+	if err := c.tx.Set(ddb, dst, hd, e.Value, m); err != nil {
+		c.replyErr(err)
 		return -1, true
 	}
 	if m.Type == store.TypeList || m.Type == store.TypeZSet {
 		c.srv.blocked.signal(ddb, dst) // RENAME/COPY/MOVE onto a key a client waits on
 	}
 	if del {
-		ss.DeleteLocked(sdb, src, hs, c.now, store.Deleted)
+		c.tx.Delete(sdb, src, hs, store.Deleted)
 	}
 	return 1, true
 }
@@ -102,11 +100,11 @@ func cmdRenameNX(c *Client, args [][]byte) { renameGeneric(c, args, true) }
 
 func renameGeneric(c *Client, args [][]byte, nx bool) {
 	src, dst := args[1], args[2]
-	c.lockKeys(args[1:3])
-	defer c.unlockKeys()
+	c.tx.Keys(c.now, args[1:3])
+	defer c.tx.Release()
 	if string(src) == string(dst) {
 		h := c.st.Hash(src)
-		if !c.st.ShardFor(h).ExistsLocked(c.db, src, h, c.now) {
+		if !c.tx.Exists(c.db, src, h) {
 			c.addError(errNoSuchKey)
 		} else if nx {
 			c.addInt(0)
@@ -149,8 +147,8 @@ func cmdCopy(c *Client, args [][]byte) {
 		c.addError(errSameObject)
 		return
 	}
-	c.lockKeys(args[1:3])
-	defer c.unlockKeys()
+	c.tx.Keys(c.now, args[1:3])
+	defer c.tx.Release()
 	n, _ := c.copyEntry(args[1], c.db, args[2], ddb, replace, false)
 	if n >= 0 {
 		c.wroteOtherDB(ddb, args[2])
@@ -182,8 +180,8 @@ func cmdMove(c *Client, args [][]byte) {
 		c.addError(errSameObject)
 		return
 	}
-	sh, _ := c.lockKey(args[1])
-	defer c.unlock(sh)
+	c.tx.Key(c.now, args[1])
+	defer c.tx.Release()
 	moved, _ := c.copyEntry(args[1], c.db, args[1], n, false, true)
 	if moved >= 0 {
 		c.wroteOtherDB(n, args[1])
@@ -214,7 +212,7 @@ func cmdKeys(c *Client, args [][]byte) {
 
 // scan walks the database, honouring locks already held by EXEC.
 func (c *Client) scan(cursor uint64, count int, fn func([]byte, uint8)) uint64 {
-	return c.st.Scan(c.db, cursor, count, c.locksHeld(), fn)
+	return c.tx.Scan(c.db, cursor, count, fn)
 }
 
 func cmdScan(c *Client, args [][]byte) {
@@ -278,7 +276,7 @@ func cmdScan(c *Client, args [][]byte) {
 }
 
 func cmdRandomKey(c *Client, args [][]byte) {
-	k, ok := c.st.RandomKey(c.db, c.scratch[:0], c.rand(), c.locksHeld())
+	k, ok := c.tx.RandomKey(c.db, c.scratch[:0], c.rand())
 	if !ok {
 		c.addNull()
 		return
@@ -287,7 +285,7 @@ func cmdRandomKey(c *Client, args [][]byte) {
 	c.keepScratch(k)
 }
 
-func cmdDBSize(c *Client, args [][]byte) { c.addInt(c.st.DBSize(c.db, c.locksHeld())) }
+func cmdDBSize(c *Client, args [][]byte) { c.addInt(c.tx.DBSize(c.db)) }
 
 func parseFlushMode(c *Client, args [][]byte) bool {
 	if len(args) > 2 || (len(args) == 2 && !eq(args[1], "async") && !eq(args[1], "sync")) {
@@ -301,11 +299,11 @@ func cmdFlushDB(c *Client, args [][]byte) {
 	if !parseFlushMode(c, args) {
 		return
 	}
-	c.lockAll()
+	c.tx.All(c.now)
 	c.srv.tracking.setFlushing(true)
-	c.st.FlushDBLocked(c.db)
+	c.tx.FlushDB(c.db)
 	c.srv.tracking.setFlushing(false)
-	c.unlockAll()
+	c.tx.Release()
 	c.keyspaceReplaced()
 	c.srv.tracking.flushed()
 	c.addOK()
@@ -315,11 +313,11 @@ func cmdFlushAll(c *Client, args [][]byte) {
 	if !parseFlushMode(c, args) {
 		return
 	}
-	c.lockAll()
+	c.tx.All(c.now)
 	c.srv.tracking.setFlushing(true)
-	c.st.FlushAllLocked()
+	c.tx.FlushAll()
 	c.srv.tracking.setFlushing(false)
-	c.unlockAll()
+	c.tx.Release()
 	c.keyspaceReplaced()
 	c.srv.tracking.flushed()
 	c.addOK()
@@ -351,12 +349,12 @@ func cmdSwapDB(c *Client, args [][]byte) {
 		c.addError(errDBRange)
 		return
 	}
-	c.lockAll()
-	c.st.SwapDBLocked(int(a), int(b))
+	c.tx.All(c.now)
+	c.tx.SwapDB(int(a), int(b))
 	if c.srv.tags != nil {
 		c.srv.tags.SwapDB(int(a), int(b))
 	}
-	c.unlockAll()
+	c.tx.Release()
 	c.keyspaceReplaced()
 	c.srv.tracking.flushed()
 	c.srv.blocked.signalDBs(int(a), int(b)) // waiters may find their keys now
@@ -427,9 +425,9 @@ func expireGeneric(c *Client, args [][]byte, unit int64, abs bool) {
 		}
 		when += c.now
 	}
-	sh, h := c.lockKey(args[1])
-	defer c.unlock(sh)
-	e, found := sh.LookupLocked(c.db, args[1], h, c.now, store.NoStats|store.NoTouch)
+	h := c.tx.Key(c.now, args[1])
+	defer c.tx.Release()
+	e, found := c.tx.Lookup(c.db, args[1], h, store.NoStats|store.NoTouch)
 	if !found {
 		c.addInt(0)
 		return
@@ -447,13 +445,13 @@ func expireGeneric(c *Client, args [][]byte, unit int64, abs bool) {
 		return
 	}
 	if when <= c.now {
-		sh.DeleteLocked(c.db, args[1], h, c.now, store.Expired)
+		c.tx.Delete(c.db, args[1], h, store.Expired)
 		c.addInt(1)
 		return
 	}
 	m := e.Meta
 	m.Deadline = when
-	sh.SetMetaLocked(c.db, args[1], h, m, c.now)
+	c.tx.SetMeta(c.db, args[1], h, m)
 	c.addInt(1)
 }
 
@@ -464,9 +462,9 @@ func cmdPExpireAt(c *Client, args [][]byte) { expireGeneric(c, args, 1, true) }
 
 // ttlGeneric implements TTL, PTTL, EXPIRETIME and PEXPIRETIME.
 func ttlGeneric(c *Client, args [][]byte, ms, abs bool) {
-	sh, h := c.lockKey(args[1])
-	e, ok := sh.LookupLocked(c.db, args[1], h, c.now, store.NoTouch)
-	c.unlock(sh)
+	h := c.tx.Key(c.now, args[1])
+	e, ok := c.tx.Lookup(c.db, args[1], h, store.NoTouch)
+	c.tx.Release()
 	switch {
 	case !ok:
 		c.addInt(-2)
@@ -489,16 +487,16 @@ func cmdExpireTime(c *Client, args [][]byte)  { ttlGeneric(c, args, false, true)
 func cmdPExpireTime(c *Client, args [][]byte) { ttlGeneric(c, args, true, true) }
 
 func cmdPersist(c *Client, args [][]byte) {
-	sh, h := c.lockKey(args[1])
-	defer c.unlock(sh)
-	e, ok := sh.LookupLocked(c.db, args[1], h, c.now, store.NoStats|store.NoTouch)
+	h := c.tx.Key(c.now, args[1])
+	defer c.tx.Release()
+	e, ok := c.tx.Lookup(c.db, args[1], h, store.NoStats|store.NoTouch)
 	if !ok || e.Deadline == 0 {
 		c.addInt(0)
 		return
 	}
 	m := e.Meta
 	m.Deadline = 0
-	sh.SetMetaLocked(c.db, args[1], h, m, c.now)
+	c.tx.SetMeta(c.db, args[1], h, m)
 	c.addInt(1)
 }
 
@@ -515,9 +513,9 @@ func objectEncoding(v []byte) string {
 }
 
 func cmdObjectEncoding(c *Client, args [][]byte) {
-	sh, h := c.lockKey(args[2])
-	defer c.unlock(sh)
-	e, ok := sh.LookupLocked(c.db, args[2], h, c.now, store.NoTouch|store.NoStats)
+	h := c.tx.Key(c.now, args[2])
+	defer c.tx.Release()
+	e, ok := c.tx.Lookup(c.db, args[2], h, store.NoTouch|store.NoStats)
 	if !ok {
 		c.addNull()
 		return
@@ -530,9 +528,9 @@ func cmdObjectEncoding(c *Client, args [][]byte) {
 }
 
 func cmdObjectRefcount(c *Client, args [][]byte) {
-	sh, h := c.lockKey(args[2])
-	defer c.unlock(sh)
-	if !sh.ExistsLocked(c.db, args[2], h, c.now) {
+	h := c.tx.Key(c.now, args[2])
+	defer c.tx.Release()
+	if !c.tx.Exists(c.db, args[2], h) {
 		c.addNull()
 		return
 	}
@@ -540,9 +538,9 @@ func cmdObjectRefcount(c *Client, args [][]byte) {
 }
 
 func cmdObjectFreq(c *Client, args [][]byte) {
-	sh, h := c.lockKey(args[2])
-	defer c.unlock(sh)
-	f, tracked, found := sh.FreqLocked(c.db, args[2], h, c.now)
+	h := c.tx.Key(c.now, args[2])
+	defer c.tx.Release()
+	f, tracked, found := c.tx.Freq(c.db, args[2], h)
 	switch {
 	case !found:
 		c.addNull()
@@ -554,9 +552,9 @@ func cmdObjectFreq(c *Client, args [][]byte) {
 }
 
 func cmdObjectIdletime(c *Client, args [][]byte) {
-	sh, h := c.lockKey(args[2])
-	defer c.unlock(sh)
-	ms, tracked, found := sh.IdleLocked(c.db, args[2], h, c.now)
+	h := c.tx.Key(c.now, args[2])
+	defer c.tx.Release()
+	ms, tracked, found := c.tx.Idle(c.db, args[2], h)
 	switch {
 	case !found:
 		c.addNull()

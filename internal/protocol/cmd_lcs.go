@@ -32,12 +32,12 @@ func cmdLCS(c *Client, args [][]byte) {
 		c.addError("ERR If you want both the length and indexes, please just use IDX.")
 		return
 	}
-	c.lockKeys(args[1:3])
-	defer c.unlockKeys()
+	c.tx.Keys(c.now, args[1:3])
+	defer c.tx.Release()
 	var vals [2][]byte
 	for i, k := range args[1:3] {
 		h := c.st.Hash(k)
-		e, found := c.st.ShardFor(h).LookupLocked(c.db, k, h, c.now, c.lookupFlags())
+		e, found := c.tx.Lookup(c.db, k, h, c.lookupFlags())
 		if found && e.Type != store.TypeString {
 			c.addError(errWrongType)
 			return

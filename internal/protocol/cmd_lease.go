@@ -36,26 +36,22 @@ const (
 	stateMiss     = "MISS"
 )
 
-// SetLeases enables the CACHE.* commands with m and installs m.Written as
-// the write observer, so that writes and deletes break leases. Call it
-// before Serve.
-func (s *Server) SetLeases(m *lease.Manager) {
-	h := &leaseHandlers{m: m, opts: m.Options()}
-	bind := map[string]Handler{
-		"cache.get":      h.get,
-		"cache.fill":     h.fill,
-		"cache.notfound": h.notFound,
-		"cache.release":  h.release,
-		"cache.stale":    h.stale,
+// handler returns the CACHE.* handler called name; the table binds them
+// when Options.Leases is set.
+func (h *leaseHandlers) handler(name string) Handler {
+	switch name {
+	case "cache.get":
+		return h.get
+	case "cache.fill":
+		return h.fill
+	case "cache.notfound":
+		return h.notFound
+	case "cache.release":
+		return h.release
+	case "cache.stale":
+		return h.stale
 	}
-	// By original name, so that rename-command may come before or after.
-	for _, cmd := range s.table.all {
-		if h, ok := bind[cmd.Name]; ok && cmd.parent == nil {
-			cmd.Handler = h
-		}
-	}
-	s.SetWriteObserver(m.Written)
-	s.leases = m
+	panic("BUG: no lease handler for " + name)
 }
 
 // cmdLeasesOff is the CACHE.* handler of a server without a lease manager.
@@ -184,11 +180,11 @@ func (h *leaseHandlers) get(c *Client, args [][]byte) {
 		}
 	}
 	for {
-		sh, hk := c.lockKey(key)
-		e, ok := sh.LookupLocked(c.db, key, hk, c.now, flags)
+		hk := c.tx.Key(c.now, key)
+		e, ok := c.tx.Lookup(c.db, key, hk, flags)
 		if ok {
 			if e.Type != store.TypeString {
-				c.unlock(sh)
+				c.tx.Release()
 				c.addError(errWrongType)
 				done(false)
 				return
@@ -215,19 +211,19 @@ func (h *leaseHandlers) get(c *Client, args [][]byte) {
 				}
 				c.addCacheReply(stateHit, val, true, tok)
 			}
-			c.unlock(sh)
+			c.tx.Release()
 			done(false)
 			return
 		}
 		if noLease {
-			c.unlock(sh)
+			c.tx.Release()
 			c.addCacheReply(stateMiss, nil, false, 0)
 			return
 		}
 		// Inside EXEC every shard is locked: never wait there.
 		canWait := !c.inExec && c.now < waitUntil
 		g := h.m.Acquire(c.db, key, c.now, leaseMs, lease.Fill, canWait)
-		c.unlock(sh)
+		c.tx.Release()
 		switch {
 		case g.Token != 0:
 			c.addCacheReply(stateLease, nil, false, g.Token)
@@ -369,7 +365,7 @@ func (c *Client) parseToken(arg []byte) (tok uint64, force, ok bool) {
 func (c *Client) fillRefs(x *tags.Index, key []byte, o *fillOpts) (refs []byte, capDeadline int64, ok bool) {
 	refs, err := x.Resolve(c.db, o.tags, nil)
 	if err != nil {
-		c.tagError(err)
+		c.replyErr(err)
 		return refs, 0, false
 	}
 	for _, d := range o.deps {
@@ -377,8 +373,8 @@ func (c *Client) fillRefs(x *tags.Index, key []byte, o *fillOpts) (refs []byte, 
 			continue // an entry cannot depend on itself
 		}
 		refs = x.DependencyRef(c.db, d, refs)
-		sh, h := c.lockKey(d)
-		if e, ok := sh.LookupLocked(c.db, d, h, c.now, store.NoStats|store.NoTouch); ok {
+		h := c.tx.Key(c.now, d)
+		if e, ok := c.tx.Lookup(c.db, d, h, store.NoStats|store.NoTouch); ok {
 			var inherited []byte
 			for i := 0; i < store.NumTags(e.Tags); i++ {
 				if r := store.TagAt(e.Tags, i); !x.IsDependencyOf(c.db, key, r) {
@@ -390,7 +386,7 @@ func (c *Client) fillRefs(x *tags.Index, key []byte, o *fillOpts) (refs []byte, 
 				capDeadline = e.Deadline
 			}
 		}
-		c.unlock(sh)
+		c.tx.Release()
 	}
 	return refs, capDeadline, true
 }
@@ -466,16 +462,16 @@ func (h *leaseHandlers) fillGeneric(c *Client, key, tokArg, val []byte, optArgs 
 		v = lease.AppendEnvelope(c.scratch[:0], o.delta, negative, val)
 		c.keepScratch(v)
 	}
-	sh, hk := c.lockKey(key)
+	hk := c.tx.Key(c.now, key)
 	if !force && !h.m.Fill(c.db, key, tok, c.now, o.tags) {
-		c.unlock(sh)
+		c.tx.Release()
 		c.addInt(0)
 		return
 	}
-	err := sh.SetLocked(c.db, key, hk, v, m, c.now)
-	c.unlock(sh)
+	err := c.tx.Set(c.db, key, hk, v, m)
+	c.tx.Release()
 	if err != nil {
-		c.storeError(err)
+		c.replyErr(err)
 		return
 	}
 	if negative {
@@ -514,9 +510,9 @@ func (h *leaseHandlers) stale(c *Client, args [][]byte) {
 		}
 	}
 	key := args[1]
-	sh, hk := c.lockKey(key)
-	defer c.unlock(sh)
-	e, ok := sh.LookupLocked(c.db, key, hk, c.now, store.NoStats|store.NoTouch|store.AllowStale)
+	hk := c.tx.Key(c.now, key)
+	defer c.tx.Release()
+	e, ok := c.tx.Lookup(c.db, key, hk, store.NoStats|store.NoTouch|store.AllowStale)
 	if !ok {
 		c.addInt(0)
 		return
@@ -533,7 +529,7 @@ func (h *leaseHandlers) stale(c *Client, args [][]byte) {
 	}
 	if _, _, negative := lease.ParseEnvelope(e.Value); negative || grace == 0 {
 		// Nothing worth serving stale: drop it.
-		sh.DeleteLocked(c.db, key, hk, c.now, store.Deleted)
+		c.tx.Delete(c.db, key, hk, store.Deleted)
 		c.addInt(1)
 		return
 	}
@@ -543,7 +539,7 @@ func (h *leaseHandlers) stale(c *Client, args [][]byte) {
 	if e.Deadline != 0 && e.Deadline < m.Deadline {
 		m.Deadline = e.Deadline
 	}
-	sh.SetMetaLocked(c.db, key, hk, m, c.now)
+	c.tx.SetMeta(c.db, key, hk, m)
 	c.addInt(1)
 }
 

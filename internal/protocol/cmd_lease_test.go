@@ -29,8 +29,7 @@ func newLeaseTester(t testing.TB) *leaseTester {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(Options{Store: st, SlowlogSlower: -1})
-	s.SetLeases(m)
+	s := New(Options{Store: st, SlowlogSlower: -1, Leases: m})
 	return &leaseTester{t: t, s: s, m: m}
 }
 

@@ -17,8 +17,8 @@ const (
 )
 
 // listGet looks key up as a list; see collGet.
-func (c *Client) listGet(sh *store.Shard, key []byte, h uint64, flags int) (l coll.List, e store.Entry, found, ok bool) {
-	e, found, ok = c.collGet(sh, key, h, store.TypeList, flags)
+func (c *Client) listGet(key []byte, h uint64, flags int) (l coll.List, e store.Entry, found, ok bool) {
+	e, found, ok = c.collGet(key, h, store.TypeList, flags)
 	if !ok || !found {
 		return nil, e, found, ok
 	}
@@ -41,7 +41,7 @@ const (
 // leaving room for pushes at the end grow names: a quarter of the used
 // size, so n pushes rebuild O(log n) times and at most a fifth of a list
 // grown by pushes is free space.
-func (c *Client) listStore(sh *store.Shard, key []byte, h uint64, m store.Meta, found bool, elems [][]byte, grow int) error {
+func (c *Client) listStore(key []byte, h uint64, m store.Meta, found bool, elems [][]byte, grow int) error {
 	used := 0
 	for _, e := range elems {
 		used += coll.ElemSize(len(e))
@@ -54,7 +54,7 @@ func (c *Client) listStore(sh *store.Shard, key []byte, h uint64, m store.Meta, 
 		back = max(back, used/4)
 	}
 	l := coll.BuildList(nil, elems, front, back)
-	return c.collPut(sh, key, h, store.TypeList, m, found, l, len(elems) == 0)
+	return c.collPut(key, h, store.TypeList, m, found, l, len(elems) == 0)
 }
 
 func growSide(front bool) int {
@@ -66,8 +66,8 @@ func growSide(front bool) int {
 
 // listPush pushes elems at one end of key's list, creating it unless xx.
 // It returns the new length (0 for xx on a missing key).
-func (c *Client) listPush(sh *store.Shard, key []byte, h uint64, elems [][]byte, front, xx bool) (int64, error, bool) {
-	l, e, found, ok := c.listGet(sh, key, h, writeFlags)
+func (c *Client) listPush(key []byte, h uint64, elems [][]byte, front, xx bool) (int64, error, bool) {
+	l, e, found, ok := c.listGet(key, h, writeFlags)
 	if !ok {
 		return 0, nil, false
 	}
@@ -82,7 +82,7 @@ func (c *Client) listPush(sh *store.Shard, key []byte, h uint64, elems [][]byte,
 			}
 		}
 		if i == len(elems) {
-			sh.ValueModifiedLocked(c.db, key, h, c.now)
+			c.tx.ValueModified(c.db, key, h)
 			c.srv.blocked.signal(c.db, key)
 			return int64(l.Len()), nil, true
 		}
@@ -98,7 +98,7 @@ func (c *Client) listPush(sh *store.Shard, key []byte, h uint64, elems [][]byte,
 		} else {
 			all = append(all, elems...)
 		}
-		return int64(len(all)), c.listStore(sh, key, h, e.Meta, true, all, growSide(front)), true
+		return int64(len(all)), c.listStore(key, h, e.Meta, true, all, growSide(front)), true
 	}
 	all := make([][]byte, 0, len(elems))
 	if front {
@@ -108,17 +108,17 @@ func (c *Client) listPush(sh *store.Shard, key []byte, h uint64, elems [][]byte,
 	} else {
 		all = append(all, elems...)
 	}
-	return int64(len(all)), c.listStore(sh, key, h, e.Meta, false, all, growSide(front)), true
+	return int64(len(all)), c.listStore(key, h, e.Meta, false, all, growSide(front)), true
 }
 
 func pushGeneric(c *Client, args [][]byte, front, xx bool) {
-	sh, h := c.lockKey(args[1])
-	defer c.unlock(sh)
-	n, err, ok := c.listPush(sh, args[1], h, args[2:], front, xx)
+	h := c.tx.Key(c.now, args[1])
+	defer c.tx.Release()
+	n, err, ok := c.listPush(args[1], h, args[2:], front, xx)
 	switch {
 	case !ok:
 	case err != nil:
-		c.storeError(err)
+		c.replyErr(err)
 	default:
 		c.addInt(n)
 	}
@@ -132,8 +132,8 @@ func cmdRPushX(c *Client, args [][]byte) { pushGeneric(c, args, false, true) }
 // listPop pops up to count elements from one end of key's list, handing
 // each to fn (the bytes are valid during the call only). It reports the
 // number popped; ok=false means an error reply was written.
-func (c *Client) listPop(sh *store.Shard, key []byte, h uint64, front bool, count int, fn func(e []byte)) (int, bool) {
-	l, e, found, ok := c.listGet(sh, key, h, writeFlags)
+func (c *Client) listPop(key []byte, h uint64, front bool, count int, fn func(e []byte)) (int, bool) {
+	l, e, found, ok := c.listGet(key, h, writeFlags)
 	if !ok || !found {
 		return 0, ok
 	}
@@ -153,14 +153,14 @@ func (c *Client) listPop(sh *store.Shard, key []byte, h uint64, front bool, coun
 	}
 	switch {
 	case l.Len() == 0:
-		sh.DeleteLocked(c.db, key, h, c.now, store.Deleted)
+		c.tx.Delete(c.db, key, h, store.Deleted)
 	case l.Cap() > 4096 && l.Used() < l.Cap()/4:
-		if err := c.listStore(sh, key, h, e.Meta, true, l.Elems(nil), growNone); err != nil {
+		if err := c.listStore(key, h, e.Meta, true, l.Elems(nil), growNone); err != nil {
 			// Shrinking is best effort: the popped list stays valid in place.
-			sh.ValueModifiedLocked(c.db, key, h, c.now)
+			c.tx.ValueModified(c.db, key, h)
 		}
 	default:
-		sh.ValueModifiedLocked(c.db, key, h, c.now)
+		c.tx.ValueModified(c.db, key, h)
 	}
 	return n, true
 }
@@ -178,17 +178,17 @@ func popGeneric(c *Client, args [][]byte, front bool) {
 			return
 		}
 	}
-	sh, h := c.lockKey(args[1])
-	defer c.unlock(sh)
+	h := c.tx.Key(c.now, args[1])
+	defer c.tx.Release()
 	if len(args) == 2 {
 		mark := len(c.out)
-		n, ok := c.listPop(sh, args[1], h, front, 1, func(e []byte) { c.addBulk(e) })
+		n, ok := c.listPop(args[1], h, front, 1, func(e []byte) { c.addBulk(e) })
 		if ok && n == 0 && len(c.out) == mark {
 			c.addNull()
 		}
 		return
 	}
-	l, _, found, ok := c.listGet(sh, args[1], h, store.NoStats|store.NoTouch|store.AllowStale)
+	l, _, found, ok := c.listGet(args[1], h, store.NoStats|store.NoTouch|store.AllowStale)
 	if !ok {
 		return
 	}
@@ -197,7 +197,7 @@ func popGeneric(c *Client, args [][]byte, front bool) {
 		return
 	}
 	c.addArray(int(min(count, int64(l.Len()))))
-	c.listPop(sh, args[1], h, front, int(count), func(e []byte) { c.addBulk(e) })
+	c.listPop(args[1], h, front, int(count), func(e []byte) { c.addBulk(e) })
 }
 
 func cmdLPop(c *Client, args [][]byte) { popGeneric(c, args, true) }
@@ -205,9 +205,9 @@ func cmdRPop(c *Client, args [][]byte) { popGeneric(c, args, false) }
 
 // listRead locks key and runs fn on its list (nil when missing).
 func (c *Client) listRead(key []byte, fn func(l coll.List, found bool)) {
-	sh, h := c.lockKey(key)
-	defer c.unlock(sh)
-	l, _, found, ok := c.listGet(sh, key, h, c.readFlags())
+	h := c.tx.Key(c.now, key)
+	defer c.tx.Release()
+	l, _, found, ok := c.listGet(key, h, c.readFlags())
 	if ok {
 		fn(l, found)
 	}
@@ -286,9 +286,9 @@ func cmdLIndex(c *Client, args [][]byte) {
 // listEdit locks key and lets fn rewrite the list's elements (which alias
 // the old value); the new list is stored when fn returns write=true.
 func (c *Client) listEdit(key []byte, fn func(elems [][]byte, found bool) ([][]byte, bool)) {
-	sh, h := c.lockKey(key)
-	defer c.unlock(sh)
-	l, e, found, ok := c.listGet(sh, key, h, writeFlags)
+	h := c.tx.Key(c.now, key)
+	defer c.tx.Release()
+	l, e, found, ok := c.listGet(key, h, writeFlags)
 	if !ok {
 		return
 	}
@@ -301,7 +301,7 @@ func (c *Client) listEdit(key []byte, fn func(elems [][]byte, found bool) ([][]b
 	if !write {
 		return
 	}
-	if err := c.listStore(sh, key, h, e.Meta, found, elems, growNone); err != nil {
+	if err := c.listStore(key, h, e.Meta, found, elems, growNone); err != nil {
 		c.replaceReply(mark, err)
 	}
 }
@@ -520,13 +520,12 @@ func parseSide(c *Client, a []byte) (front, ok bool) {
 // whether an element moved (the reply is written either way).
 func (c *Client) lmove(src, dst []byte, fromFront, toFront bool) bool {
 	hs, hd := c.st.Hash(src), c.st.Hash(dst)
-	ss, ds := c.st.ShardFor(hs), c.st.ShardFor(hd)
 	// The destination must be a list (or missing) before anything moves.
-	if _, _, _, ok := c.listGet(ds, dst, hd, store.NoStats|store.NoTouch|store.AllowStale); !ok {
+	if _, _, _, ok := c.listGet(dst, hd, store.NoStats|store.NoTouch|store.AllowStale); !ok {
 		return false
 	}
 	var v []byte
-	n, ok := c.listPop(ss, src, hs, fromFront, 1, func(e []byte) { v = append([]byte(nil), e...) })
+	n, ok := c.listPop(src, hs, fromFront, 1, func(e []byte) { v = append([]byte(nil), e...) })
 	if !ok {
 		return false
 	}
@@ -534,8 +533,8 @@ func (c *Client) lmove(src, dst []byte, fromFront, toFront bool) bool {
 		c.addNull()
 		return false
 	}
-	if _, err, _ := c.listPush(ds, dst, hd, [][]byte{v}, toFront, false); err != nil {
-		c.storeError(err)
+	if _, err, _ := c.listPush(dst, hd, [][]byte{v}, toFront, false); err != nil {
+		c.replyErr(err)
 		return false
 	}
 	c.addBulk(v)
@@ -552,15 +551,15 @@ func cmdLMove(c *Client, args [][]byte) {
 	if !ok {
 		return
 	}
-	c.lockKeys(args[1:3])
-	defer c.unlockKeys()
+	c.tx.Keys(c.now, args[1:3])
+	defer c.tx.Release()
 	c.lmove(args[1], args[2], from, to)
 }
 
 // RPOPLPUSH source destination
 func cmdRPopLPush(c *Client, args [][]byte) {
-	c.lockKeys(args[1:3])
-	defer c.unlockKeys()
+	c.tx.Keys(c.now, args[1:3])
+	defer c.tx.Release()
 	c.lmove(args[1], args[2], false, true)
 }
 
@@ -615,8 +614,8 @@ func cmdLMPop(c *Client, args [][]byte) {
 	if !ok {
 		return
 	}
-	c.lockKeys(keys)
-	defer c.unlockKeys()
+	c.tx.Keys(c.now, keys)
+	defer c.tx.Release()
 	c.lmpopLocked(keys, front, count)
 }
 
@@ -625,8 +624,7 @@ func cmdLMPop(c *Client, args [][]byte) {
 func (c *Client) lmpopLocked(keys [][]byte, front bool, count int64) bool {
 	for _, k := range keys {
 		h := c.st.Hash(k)
-		sh := c.st.ShardFor(h)
-		l, _, found, ok := c.listGet(sh, k, h, store.NoStats|store.NoTouch|store.AllowStale)
+		l, _, found, ok := c.listGet(k, h, store.NoStats|store.NoTouch|store.AllowStale)
 		if !ok {
 			return false
 		}
@@ -636,7 +634,7 @@ func (c *Client) lmpopLocked(keys [][]byte, front bool, count int64) bool {
 		c.addArray(2)
 		c.addBulk(k)
 		c.addArray(int(min(count, int64(l.Len()))))
-		c.listPop(sh, k, h, front, int(count), func(e []byte) { c.addBulk(e) })
+		c.listPop(k, h, front, int(count), func(e []byte) { c.addBulk(e) })
 		return true
 	}
 	c.addNullArray()

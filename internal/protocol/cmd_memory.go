@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/cachesrv/cachesrv/internal/cmdtab"
 	"github.com/cachesrv/cachesrv/internal/store"
 )
 
@@ -27,9 +28,9 @@ func cmdMemoryUsage(c *Client, args [][]byte) {
 		c.addError(errSyntax)
 		return
 	}
-	sh, h := c.lockKey(args[2])
-	defer c.unlock(sh)
-	n, ok := sh.UsageLocked(c.db, args[2], h, c.now)
+	h := c.tx.Key(c.now, args[2])
+	defer c.tx.Release()
+	n, ok := c.tx.Usage(c.db, args[2], h)
 	if !ok {
 		c.addNull()
 		return
@@ -39,7 +40,7 @@ func cmdMemoryUsage(c *Client, args [][]byte) {
 
 func cmdMemoryStats(c *Client, args [][]byte) {
 	s := c.srv
-	st := s.st.Stats(c.locksHeld())
+	st := c.tx.Stats()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	_, scriptBytes := s.scripts.CacheStats()
@@ -170,15 +171,15 @@ func cmdDebug(c *Client, args [][]byte) {
 		time.Sleep(time.Duration(secs * float64(time.Second)))
 		c.addOK()
 	case eq(args[1], "object") && len(args) == 3:
-		sh, h := c.lockKey(args[2])
-		defer c.unlock(sh)
-		e, ok := sh.LookupLocked(c.db, args[2], h, c.now, store.NoTouch|store.NoStats)
+		h := c.tx.Key(c.now, args[2])
+		defer c.tx.Release()
+		e, ok := c.tx.Lookup(c.db, args[2], h, store.NoTouch|store.NoStats)
 		if !ok {
 			c.addError("ERR no such key")
 			return
 		}
-		idle, _, _ := sh.IdleLocked(c.db, args[2], h, c.now)
-		n, _ := sh.UsageLocked(c.db, args[2], h, c.now)
+		idle, _, _ := c.tx.Idle(c.db, args[2], h)
+		n, _ := c.tx.Usage(c.db, args[2], h)
 		c.addSimple(fmt.Sprintf("Value at:0x0 refcount:1 encoding:%s serializedlength:%d lru:0 lru_seconds_idle:%d charged_bytes:%d",
 			objectEncoding(e.Value), len(e.Value), idle/1000, n))
 	case eq(args[1], "set-active-expire") && len(args) == 3:
@@ -194,11 +195,9 @@ func cmdDebug(c *Client, args [][]byte) {
 
 // addMemoryCommands registers MEMORY, ROLE and DEBUG.
 func addMemoryCommands(t *Table) {
-	mem := t.add(&Command{Name: "memory", Arity: -2, Category: "server", Group: "server", Since: "4.0.0",
-		Summary: "A container for memory diagnostics commands.", Subs: map[string]*Command{}})
+	mem := t.add(&Command{Spec: cmdtab.Spec{Name: "memory", Arity: -2, Category: "server", Group: "server", Since: "4.0.0", Summary: "A container for memory diagnostics commands."}, Subs: map[string]*Command{}})
 	sub := func(name string, arity int, flags Flag, first int, summary string, h Handler) {
-		t.addSub(mem, &Command{Name: name, Arity: arity, Flags: flags, FirstKey: first, LastKey: first, Step: 1,
-			Category: "server", Group: "server", Since: "4.0.0", Summary: summary, Handler: h})
+		t.addSub(mem, &Command{Spec: cmdtab.Spec{Name: name, Arity: arity, Flags: flags, FirstKey: first, LastKey: first, Step: 1, Category: "server", Group: "server", Since: "4.0.0", Summary: summary}, Handler: h})
 	}
 	sub("usage", -3, FlagReadonly, 2, "Estimates the memory usage of a key.", cmdMemoryUsage)
 	sub("stats", 2, 0, 0, "Returns details about memory usage.", cmdMemoryStats)
@@ -206,8 +205,6 @@ func addMemoryCommands(t *Table) {
 	sub("malloc-stats", 2, 0, 0, "Returns the allocator statistics.", cmdMemoryMallocStats)
 	sub("purge", 2, 0, 0, "Asks the allocator to release memory.", cmdMemoryPurge)
 	sub("help", 2, FlagLoading|FlagStale, 0, "Returns helpful text about the different subcommands.", cmdMemoryHelp)
-	t.add(&Command{Name: "role", Arity: 1, Flags: FlagNoScript | FlagLoading | FlagStale | FlagFast, Category: "admin dangerous",
-		Group: "server", Since: "2.8.12", Summary: "Returns the replication role.", Handler: cmdRole})
-	t.add(&Command{Name: "debug", Arity: -2, Flags: FlagAdmin | FlagNoScript | FlagLoading | FlagStale, Category: "dangerous",
-		Group: "server", Since: "1.0.0", Summary: "A container for debugging commands (OBJECT, SLEEP, HELP).", Handler: cmdDebug})
+	t.add(&Command{Spec: cmdtab.Spec{Name: "role", Arity: 1, Flags: FlagNoScript | FlagLoading | FlagStale | FlagFast, Category: "admin dangerous", Group: "server", Since: "2.8.12", Summary: "Returns the replication role."}, Handler: cmdRole})
+	t.add(&Command{Spec: cmdtab.Spec{Name: "debug", Arity: -2, Flags: FlagAdmin | FlagNoScript | FlagLoading | FlagStale, Category: "dangerous", Group: "server", Since: "1.0.0", Summary: "A container for debugging commands (OBJECT, SLEEP, HELP)."}, Handler: cmdDebug})
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cachesrv/cachesrv/internal/cmdtab"
 	"github.com/cachesrv/cachesrv/internal/rdb"
 	"github.com/cachesrv/cachesrv/internal/store"
 )
@@ -105,12 +106,8 @@ func migrateKeys(args [][]byte, dst []int) []int {
 }
 
 func addMigrateCommands(t *Table) {
-	t.add(&Command{Name: "migrate", Arity: -6, Flags: FlagWrite, FirstKey: 3, LastKey: 3, Step: 1,
-		Category: "keyspace dangerous", Group: "generic", Since: "2.6.0",
-		Summary: "Atomically transfers a key from one Redis instance to another.", Handler: cmdMigrate, Keys: migrateKeys})
-	t.add(&Command{Name: "restore-asking", Arity: -4, Flags: FlagWrite | FlagDenyOOM, FirstKey: 1, LastKey: 1, Step: 1,
-		Category: "keyspace dangerous", Group: "server", Since: "3.0.0",
-		Summary: "An internal command for migrating keys in a cluster (RESTORE that an importing slot accepts without ASKING).", Handler: cmdRestore})
+	t.add(&Command{Spec: cmdtab.Spec{Name: "migrate", Arity: -6, Flags: FlagWrite, FirstKey: 3, LastKey: 3, Step: 1, Category: "keyspace dangerous", Group: "generic", Since: "2.6.0", Summary: "Atomically transfers a key from one Redis instance to another.", Keys: migrateKeys}, Handler: cmdMigrate})
+	t.add(&Command{Spec: cmdtab.Spec{Name: "restore-asking", Arity: -4, Flags: FlagWrite | FlagDenyOOM, FirstKey: 1, LastKey: 1, Step: 1, Category: "keyspace dangerous", Group: "server", Since: "3.0.0", Summary: "An internal command for migrating keys in a cluster (RESTORE that an importing slot accepts without ASKING)."}, Handler: cmdRestore})
 }
 
 func cmdMigrate(c *Client, args [][]byte) {
@@ -157,8 +154,8 @@ func cmdMigrate(c *Client, args [][]byte) {
 	}
 	to := time.Duration(timeout) * time.Millisecond
 
-	c.lockKeys(keys)
-	defer c.unlockKeys()
+	c.tx.Keys(c.now, keys)
+	defer c.tx.Release()
 	type item struct {
 		key     []byte
 		payload []byte
@@ -169,8 +166,7 @@ func cmdMigrate(c *Client, args [][]byte) {
 	var rc rdb.Collection
 	for _, k := range keys {
 		h := c.st.Hash(k)
-		sh := c.st.ShardFor(h)
-		e, ok := sh.LookupLocked(c.db, k, h, c.now, store.NoTouch|store.NoStats)
+		e, ok := c.tx.Lookup(c.db, k, h, store.NoTouch|store.NoStats)
 		if !ok {
 			continue
 		}
@@ -201,7 +197,7 @@ func cmdMigrate(c *Client, args [][]byte) {
 	if !copyKeys {
 		for _, k := range drop {
 			h := c.st.Hash(k)
-			c.st.ShardFor(h).DeleteLocked(c.db, k, h, c.now, store.Deleted)
+			c.tx.Delete(c.db, k, h, store.Deleted)
 		}
 		c.srv.migrateDropped.Add(int64(len(drop)))
 	}
@@ -278,7 +274,7 @@ func cmdMigrate(c *Client, args [][]byte) {
 		}
 		if !copyKeys {
 			h := c.st.Hash(it.key)
-			c.st.ShardFor(h).DeleteLocked(c.db, it.key, h, c.now, store.Deleted)
+			c.tx.Delete(c.db, it.key, h, store.Deleted)
 		}
 		moved++
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cachesrv/cachesrv/internal/cmdtab"
 	"github.com/cachesrv/cachesrv/internal/origin"
 	"github.com/cachesrv/cachesrv/internal/store"
 )
@@ -19,19 +20,14 @@ import (
 // costs a prefix compare per route. Reads never hold a shard lock while
 // waiting on an origin.
 
-// SetOrigins enables the origins. Call it before Serve.
-func (s *Server) SetOrigins(m *origin.Manager) { s.origins = m }
-
 // errOriginsOff is the ORIGIN reply of a server without origins.
 const errOriginsOff = "ERR no origins are configured"
 
 func originCommands(t *Table) {
 	const adm = FlagAdmin | FlagNoScript
-	parent := t.add(&Command{Name: "origin", Arity: -2, Category: "origin", Group: "server", Since: "0.1.0",
-		Summary: "Inspects and operates the origins (read-through, write-through, write-behind). ORIGIN HELP lists the subcommands.",
-		Subs:    map[string]*Command{}})
+	parent := t.add(&Command{Spec: cmdtab.Spec{Name: "origin", Arity: -2, Category: "origin", Group: "server", Since: "0.1.0", Summary: "Inspects and operates the origins (read-through, write-through, write-behind). ORIGIN HELP lists the subcommands."}, Subs: map[string]*Command{}})
 	sub := func(name string, arity int, flags Flag, summary string, h Handler) {
-		t.addSub(parent, &Command{Name: name, Arity: arity, Flags: flags, Category: "origin", Group: "server", Since: "0.1.0", Summary: summary, Handler: h})
+		t.addSub(parent, &Command{Spec: cmdtab.Spec{Name: name, Arity: arity, Flags: flags, Category: "origin", Group: "server", Since: "0.1.0", Summary: summary}, Handler: h})
 	}
 	sub("help", 2, FlagLoading|FlagStale, "Shows helpful text about the different subcommands.", cmdOriginHelp)
 	sub("list", 2, FlagLoading|FlagStale, "Lists the routes: pattern, origin, read mode, write mode.", cmdOriginList)
@@ -131,7 +127,7 @@ func cmdOriginWarm(c *Client, args [][]byte) {
 	if !ok {
 		return
 	}
-	if c.locksHeld() {
+	if c.tx.Held() {
 		c.addError("ERR ORIGIN WARM cannot run inside MULTI")
 		return
 	}
@@ -155,7 +151,7 @@ func cmdOriginFlush(c *Client, args [][]byte) {
 	if !ok {
 		return
 	}
-	if c.locksHeld() {
+	if c.tx.Held() {
 		c.addError("ERR ORIGIN FLUSH cannot run inside MULTI")
 		return
 	}
@@ -248,11 +244,11 @@ func OriginsInfo(m *origin.Manager) []InfoField {
 // originReply writes an origin error as "-ORIGIN <origin>: <reason>".
 func (c *Client) originError(err error) {
 	var oe *origin.Error
-	if errors.As(err, &oe) {
-		c.addError(oe.Error())
+	if !errors.As(err, &oe) {
+		c.addError("ORIGIN " + err.Error())
 		return
 	}
-	c.addError("ORIGIN " + err.Error())
+	c.replyErr(err)
 }
 
 // originLoad reads a routed key that missed through its origin. It must be
@@ -271,8 +267,8 @@ func (c *Client) originLoad(rt *origin.Route, key []byte) (val []byte, found, ok
 // originGet is GET when origins are configured.
 func originGet(c *Client, key []byte) {
 	m := c.srv.origins
-	sh, h := c.lockKey(key)
-	e, ok := sh.LookupLocked(c.db, key, h, c.now, c.lookupFlags())
+	h := c.tx.Key(c.now, key)
+	e, ok := c.tx.Lookup(c.db, key, h, c.lookupFlags())
 	if ok {
 		switch {
 		case e.Type != store.TypeString:
@@ -282,12 +278,12 @@ func originGet(c *Client, key []byte) {
 		default:
 			c.addBulk(e.Value)
 		}
-		c.unlock(sh)
+		c.tx.Release()
 		return
 	}
-	c.unlock(sh)
+	c.tx.Release()
 	rt := m.Match(key)
-	if rt == nil || c.locksHeld() || !rt.ReadThrough() {
+	if rt == nil || c.tx.Held() || !rt.ReadThrough() {
 		c.addNull()
 		return
 	}
@@ -310,16 +306,16 @@ func originMGet(c *Client, args [][]byte) {
 	have := make([]bool, len(keys))
 	var miss []int
 	for i, k := range keys {
-		sh, h := c.lockKey(k)
-		e, ok := sh.LookupLocked(c.db, k, h, c.now, c.lookupFlags())
+		h := c.tx.Key(c.now, k)
+		e, ok := c.tx.Lookup(c.db, k, h, c.lookupFlags())
 		if ok && e.Type == store.TypeString && !m.Hit(c.db, k, e.Value, e.Deadline, c.now) {
 			vals[i], have[i] = append([]byte(nil), e.Value...), true
 		} else if !ok {
 			miss = append(miss, i)
 		}
-		c.unlock(sh)
+		c.tx.Release()
 	}
-	if !c.locksHeld() {
+	if !c.tx.Held() {
 		for _, i := range miss {
 			rt := m.Match(keys[i])
 			if rt == nil || !rt.ReadThrough() {
@@ -349,16 +345,16 @@ func originMGet(c *Client, args [][]byte) {
 // written.
 func (c *Client) originPreload(key []byte) bool {
 	m := c.srv.origins
-	if c.locksHeld() {
+	if c.tx.Held() {
 		return true
 	}
 	rt := m.Match(key)
 	if rt == nil || !rt.ReadThrough() {
 		return true
 	}
-	sh, h := c.lockKey(key)
-	exists := sh.ExistsLocked(c.db, key, h, c.now)
-	c.unlock(sh)
+	h := c.tx.Key(c.now, key)
+	exists := c.tx.Exists(c.db, key, h)
+	c.tx.Release()
 	if exists {
 		return true
 	}
@@ -374,7 +370,7 @@ func (c *Client) originWriteThrough(key, val []byte, del bool) bool {
 	if rt == nil || !rt.WriteThrough() {
 		return true
 	}
-	if c.locksHeld() {
+	if c.tx.Held() {
 		c.addError("ERR ORIGIN write-through keys cannot be written inside MULTI")
 		return false
 	}
@@ -391,14 +387,14 @@ func (c *Client) originWriteThrough(key, val []byte, del bool) bool {
 // changed, with the key's shard lock held. On failure (journal full) it
 // removes the key from the cache, so that reads go to the origin, and
 // writes the error reply; ok=false then.
-func (c *Client) originWrittenLocked(sh *store.Shard, key []byte, h uint64, val []byte, del bool) bool {
+func (c *Client) originWrittenLocked(key []byte, h uint64, val []byte, del bool) bool {
 	rt := c.srv.origins.Match(key)
 	if rt == nil || !rt.WriteBehind() {
 		return true
 	}
 	t, err := c.srv.origins.EnqueueLocked(rt, key, val, del)
 	if err != nil {
-		sh.DeleteLocked(c.db, key, h, c.now, store.Deleted)
+		c.tx.Delete(c.db, key, h, store.Deleted)
 		c.originError(err)
 		return false
 	}
@@ -439,7 +435,7 @@ func (c *Client) originCheckWrite(cmd *Command, args [][]byte) bool {
 	if !originWriteOnly[cmd.Name] {
 		return true
 	}
-	c.keyIdx = cmd.keyIndexes(args, c.keyIdx[:0])
+	c.keyIdx = cmd.KeyIndexes(args, c.keyIdx[:0])
 	for _, i := range c.keyIdx {
 		if rt := c.srv.origins.Match(args[i]); rt != nil && (rt.WriteThrough() || rt.WriteBehind()) {
 			c.addError("ERR ORIGIN key '" + trunc(string(args[i]), 128) + "' of route '" + rt.Name +

@@ -21,9 +21,9 @@ const (
 const restoreTouchCap = 15
 
 func cmdDump(c *Client, args [][]byte) {
-	sh, h := c.lockKey(args[1])
-	defer c.unlock(sh)
-	e, ok := sh.LookupLocked(c.db, args[1], h, c.now, store.NoTouch|store.NoStats)
+	h := c.tx.Key(c.now, args[1])
+	defer c.tx.Release()
+	e, ok := c.tx.Lookup(c.db, args[1], h, store.NoTouch|store.NoStats)
 	if !ok {
 		c.addNull()
 		return
@@ -82,9 +82,9 @@ func cmdRestore(c *Client, args [][]byte) {
 			return
 		}
 	}
-	sh, h := c.lockKey(key)
-	defer c.unlock(sh)
-	exists := sh.ExistsLocked(c.db, key, h, c.now)
+	h := c.tx.Key(c.now, key)
+	defer c.tx.Release()
+	exists := c.tx.Exists(c.db, key, h)
 	if !replace && exists {
 		c.addError(errBusyKey)
 		return
@@ -128,7 +128,7 @@ func cmdRestore(c *Client, args [][]byte) {
 				return
 			}
 			if exists {
-				sh.DeleteLocked(c.db, key, h, c.now, store.Deleted)
+				c.tx.Delete(c.db, key, h, store.Deleted)
 			}
 			c.addOK()
 			return
@@ -158,18 +158,18 @@ func cmdRestore(c *Client, args [][]byte) {
 		// Already expired: Redis replies OK and stores nothing (REPLACE
 		// still removes the old key).
 		if exists {
-			sh.DeleteLocked(c.db, key, h, c.now, store.Deleted)
+			c.tx.Delete(c.db, key, h, store.Deleted)
 		}
 		c.addOK()
 		return
 	}
 	meta.Deadline = deadline
-	if err := sh.SetLocked(c.db, key, h, val, meta, c.now); err != nil {
-		c.storeError(err)
+	if err := c.tx.Set(c.db, key, h, val, meta); err != nil {
+		c.replyErr(err)
 		return
 	}
 	if fieldNext != 0 {
-		sh.SetFieldDeadlineLocked(c.db, key, h, fieldNext, c.now)
+		c.tx.SetFieldDeadline(c.db, key, h, fieldNext)
 	}
 	if meta.Type == store.TypeList || meta.Type == store.TypeZSet {
 		c.srv.blocked.signal(c.db, key) // wake a BLPOP/BZPOPMIN waiter
@@ -178,7 +178,7 @@ func cmdRestore(c *Client, args [][]byte) {
 	// IDLETIME is validated but cannot be applied: no policy can backdate
 	// an access.
 	for range min(freq, restoreTouchCap) {
-		sh.LookupLocked(c.db, key, h, c.now, store.NoStats)
+		c.tx.Lookup(c.db, key, h, store.NoStats)
 	}
 	c.addOK()
 }

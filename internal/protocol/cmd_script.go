@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cachesrv/cachesrv/internal/acl"
+	"github.com/cachesrv/cachesrv/internal/cmdtab"
 	"github.com/cachesrv/cachesrv/internal/script"
 )
 
@@ -99,10 +100,12 @@ func evalGeneric(c *Client, args [][]byte, bySHA, readOnly bool) {
 			return
 		}
 	}
-	c.lockAll()
-	defer c.unlockAll()
+	c.tx.Hold(c.now)
+	defer c.tx.Unhold()
 
 	lc := s.luaClient
+	lc.tx = c.tx // the script's commands run under the caller's Hold
+	defer func() { lc.tx = nil }()
 	lc.db = c.db
 	lc.user.Store(c.user.Load())
 	lc.inExec = true
@@ -255,19 +258,16 @@ func cmdScriptHelp(c *Client, args [][]byte) {
 // addScriptingCommands registers the scripting commands in the table.
 func addScriptingCommands(t *Table) {
 	ev := func(name string, flags Flag, summary string, h Handler) {
-		t.add(&Command{Name: name, Arity: -3, Flags: flags | FlagNoScript | FlagStale | FlagSkipMonitor,
-			Category: "scripting", Group: "scripting", Since: "2.6.0", Summary: summary, Handler: h})
+		t.add(&Command{Spec: cmdtab.Spec{Name: name, Arity: -3, Flags: flags | FlagNoScript | FlagStale | FlagSkipMonitor, Category: "scripting", Group: "scripting", Since: "2.6.0", Summary: summary}, Handler: h})
 	}
 	ev("eval", 0, "Executes a server-side Lua script.", cmdEval)
 	ev("evalsha", 0, "Executes a server-side Lua script by SHA1 digest.", cmdEvalSHA)
 	ev("eval_ro", FlagReadonly, "Executes a read-only server-side Lua script.", cmdEvalRO)
 	ev("evalsha_ro", FlagReadonly, "Executes a read-only server-side Lua script by SHA1 digest.", cmdEvalSHARO)
 	t.Lookup("eval_ro").Since, t.Lookup("evalsha_ro").Since = "7.0.0", "7.0.0"
-	sc := t.add(&Command{Name: "script", Arity: -2, Category: "scripting", Group: "scripting", Since: "2.6.0",
-		Summary: "A container for Lua scripts management commands.", Subs: map[string]*Command{}})
+	sc := t.add(&Command{Spec: cmdtab.Spec{Name: "script", Arity: -2, Category: "scripting", Group: "scripting", Since: "2.6.0", Summary: "A container for Lua scripts management commands."}, Subs: map[string]*Command{}})
 	sub := func(name string, arity int, flags Flag, summary string, h Handler) {
-		t.addSub(sc, &Command{Name: name, Arity: arity, Flags: flags, Category: "scripting", Group: "scripting",
-			Since: "2.6.0", Summary: summary, Handler: h})
+		t.addSub(sc, &Command{Spec: cmdtab.Spec{Name: name, Arity: arity, Flags: flags, Category: "scripting", Group: "scripting", Since: "2.6.0", Summary: summary}, Handler: h})
 	}
 	sub("load", 3, FlagNoScript|FlagStale, "Loads a server-side Lua script to the script cache.", cmdScriptLoad)
 	sub("exists", -3, FlagNoScript, "Determines whether server-side Lua scripts exist in the script cache.", cmdScriptExists)

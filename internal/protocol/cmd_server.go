@@ -40,7 +40,7 @@ func cmdInfo(c *Client, args [][]byte) {
 			sections = append(sections, s)
 		}
 	}
-	c.addVerbatim(c.srv.InfoText(sections, c.locksHeld()))
+	c.addVerbatim(c.srv.InfoText(sections, c.tx))
 }
 
 // statm is /proc/self/statm, opened once: reading it again from offset 0
@@ -115,15 +115,22 @@ func NewInfoField(name string, v any) InfoField {
 	return InfoField{Name: name, Value: s}
 }
 
-// InfoText renders INFO for the given sections.
-func (s *Server) InfoText(sections []string, locksHeld bool) string {
+// InfoText renders INFO for the given sections; the store's statistics are
+// read within tx (the caller's, which may hold every shard inside EXEC), or
+// shard by shard when tx is nil.
+func (s *Server) InfoText(sections []string, tx *store.Txn) string {
 	var b strings.Builder
 	b.Grow(8192)
 	seen := map[string]bool{}
 	var st *store.Stats
 	storeStats := func() *store.Stats {
 		if st == nil {
-			x := s.st.Stats(locksHeld)
+			var x store.Stats
+			if tx != nil {
+				x = tx.Stats()
+			} else {
+				x = s.st.Stats()
+			}
 			st = &x
 		}
 		return st
@@ -691,7 +698,7 @@ func cmdCommandGetKeys(c *Client, args [][]byte) {
 		c.addError("ERR Invalid number of arguments specified for command")
 		return
 	}
-	idx := cmd.keyIndexes(sub, nil)
+	idx := cmd.KeyIndexes(sub, nil)
 	if len(idx) == 0 {
 		c.addError("ERR The command has no key arguments")
 		return

@@ -11,8 +11,8 @@ import (
 // index them in a map for the call.
 
 // setGet decodes the set at key (locked by the caller); see collGet.
-func (c *Client) setGet(sh *store.Shard, key []byte, h uint64, flags int) (ms [][]byte, e store.Entry, found, ok bool) {
-	e, found, ok = c.collGet(sh, key, h, store.TypeSet, flags)
+func (c *Client) setGet(key []byte, h uint64, flags int) (ms [][]byte, e store.Entry, found, ok bool) {
+	e, found, ok = c.collGet(key, h, store.TypeSet, flags)
 	if !ok || !found {
 		return nil, e, found, ok
 	}
@@ -20,8 +20,8 @@ func (c *Client) setGet(sh *store.Shard, key []byte, h uint64, flags int) (ms []
 	return ms, e, found, ok
 }
 
-func (c *Client) setPut(sh *store.Shard, key []byte, h uint64, m store.Meta, found bool, ms [][]byte) error {
-	return c.collPut(sh, key, h, store.TypeSet, m, found, coll.Encode(make([]byte, 0, coll.Size(ms)), 0, ms), len(ms) == 0)
+func (c *Client) setPut(key []byte, h uint64, m store.Meta, found bool, ms [][]byte) error {
+	return c.collPut(key, h, store.TypeSet, m, found, coll.Encode(make([]byte, 0, coll.Size(ms)), 0, ms), len(ms) == 0)
 }
 
 func sfind(ms [][]byte, m []byte) int {
@@ -35,9 +35,9 @@ func sfind(ms [][]byte, m []byte) int {
 
 // setRead locks key and runs fn on its members.
 func (c *Client) setRead(key []byte, fn func(ms [][]byte, found bool)) {
-	sh, h := c.lockKey(key)
-	defer c.unlock(sh)
-	ms, _, found, ok := c.setGet(sh, key, h, c.readFlags())
+	h := c.tx.Key(c.now, key)
+	defer c.tx.Release()
+	ms, _, found, ok := c.setGet(key, h, c.readFlags())
 	if ok {
 		fn(ms, found)
 	}
@@ -46,9 +46,9 @@ func (c *Client) setRead(key []byte, fn func(ms [][]byte, found bool)) {
 // setWrite locks key and lets fn change its members; they are stored when
 // fn returns write=true.
 func (c *Client) setWrite(key []byte, fn func(ms [][]byte, found bool) ([][]byte, bool)) {
-	sh, h := c.lockKey(key)
-	defer c.unlock(sh)
-	ms, e, found, ok := c.setGet(sh, key, h, writeFlags)
+	h := c.tx.Key(c.now, key)
+	defer c.tx.Release()
+	ms, e, found, ok := c.setGet(key, h, writeFlags)
 	if !ok {
 		return
 	}
@@ -57,7 +57,7 @@ func (c *Client) setWrite(key []byte, fn func(ms [][]byte, found bool) ([][]byte
 	if !write {
 		return
 	}
-	if err := c.setPut(sh, key, h, e.Meta, found, ms); err != nil {
+	if err := c.setPut(key, h, e.Meta, found, ms); err != nil {
 		c.replaceReply(mark, err)
 	}
 }
@@ -229,16 +229,15 @@ func cmdSPop(c *Client, args [][]byte) {
 
 // SMOVE source destination member
 func cmdSMove(c *Client, args [][]byte) {
-	c.lockKeys(args[1:3])
-	defer c.unlockKeys()
+	c.tx.Keys(c.now, args[1:3])
+	defer c.tx.Release()
 	src, dst, m := args[1], args[2], args[3]
 	hs, hd := c.st.Hash(src), c.st.Hash(dst)
-	ss, ds := c.st.ShardFor(hs), c.st.ShardFor(hd)
-	sms, se, sfound, ok := c.setGet(ss, src, hs, writeFlags)
+	sms, se, sfound, ok := c.setGet(src, hs, writeFlags)
 	if !ok {
 		return
 	}
-	dms, de, dfound, ok := c.setGet(ds, dst, hd, writeFlags)
+	dms, de, dfound, ok := c.setGet(dst, hd, writeFlags)
 	if !ok {
 		return
 	}
@@ -257,17 +256,17 @@ func cmdSMove(c *Client, args [][]byte) {
 		nd = append(nd, dms...)
 		nd = append(nd, m)
 		enc := coll.Encode(nil, 0, nd)
-		if err := c.collPut(ds, dst, hd, store.TypeSet, de.Meta, dfound, enc, false); err != nil {
-			c.storeError(err)
+		if err := c.collPut(dst, hd, store.TypeSet, de.Meta, dfound, enc, false); err != nil {
+			c.replyErr(err)
 			return
 		}
 		// The write may have moved src's record: decode it again.
-		sms, se, _, _ = c.setGet(ss, src, hs, writeFlags)
+		sms, se, _, _ = c.setGet(src, hs, writeFlags)
 		i = sfind(sms, m)
 	}
 	sms = append(sms[:i], sms[i+1:]...)
-	if err := c.setPut(ss, src, hs, se.Meta, true, sms); err != nil {
-		c.storeError(err)
+	if err := c.setPut(src, hs, se.Meta, true, sms); err != nil {
+		c.replyErr(err)
 		return
 	}
 	c.addInt(1)
@@ -279,7 +278,7 @@ func (c *Client) setOp(op byte, keys [][]byte, limit int) (out [][]byte, ok bool
 	sets := make([][][]byte, len(keys))
 	for i, k := range keys {
 		h := c.st.Hash(k)
-		ms, _, _, ok := c.setGet(c.st.ShardFor(h), k, h, c.readFlags())
+		ms, _, _, ok := c.setGet(k, h, c.readFlags())
 		if !ok {
 			return nil, false
 		}
@@ -336,8 +335,8 @@ func (c *Client) setOp(op byte, keys [][]byte, limit int) (out [][]byte, ok bool
 
 func setOpGeneric(c *Client, args [][]byte, op byte) {
 	keys := args[1:]
-	c.lockKeys(keys)
-	defer c.unlockKeys()
+	c.tx.Keys(c.now, keys)
+	defer c.tx.Release()
 	out, ok := c.setOp(op, keys, 0)
 	if ok {
 		c.addMembers(out)
@@ -346,8 +345,8 @@ func setOpGeneric(c *Client, args [][]byte, op byte) {
 
 func setOpStore(c *Client, args [][]byte, op byte) {
 	dst, keys := args[1], args[2:]
-	c.lockKeys(args[1:])
-	defer c.unlockKeys()
+	c.tx.Keys(c.now, args[1:])
+	defer c.tx.Release()
 	out, ok := c.setOp(op, keys, 0)
 	if !ok {
 		return
@@ -355,10 +354,9 @@ func setOpStore(c *Client, args [][]byte, op byte) {
 	// The result aliases source records: encode before writing dst.
 	enc := coll.Encode(nil, 0, out)
 	h := c.st.Hash(dst)
-	sh := c.st.ShardFor(h)
-	sh.DeleteLocked(c.db, dst, h, c.now, store.Deleted)
-	if err := c.collPut(sh, dst, h, store.TypeSet, store.Meta{}, false, enc, len(out) == 0); err != nil {
-		c.storeError(err)
+	c.tx.Delete(c.db, dst, h, store.Deleted)
+	if err := c.collPut(dst, h, store.TypeSet, store.Meta{}, false, enc, len(out) == 0); err != nil {
+		c.replyErr(err)
 		return
 	}
 	c.addInt(int64(len(out)))
@@ -406,8 +404,8 @@ func cmdSInterCard(c *Client, args [][]byte) {
 	if !ok {
 		return
 	}
-	c.lockKeys(keys)
-	defer c.unlockKeys()
+	c.tx.Keys(c.now, keys)
+	defer c.tx.Release()
 	out, ok := c.setOp('i', keys, int(limit))
 	if ok {
 		c.addInt(int64(len(out)))

@@ -100,8 +100,8 @@ func (c *Client) rand() uint64 {
 
 // replyString looks key up in its (locked) shard and replies with its
 // string value, a null, or WRONGTYPE. ok reports that a value was sent.
-func (c *Client) replyString(sh *store.Shard, key []byte, h uint64) (e store.Entry, ok bool) {
-	e, ok = sh.LookupLocked(c.db, key, h, c.now, c.lookupFlags())
+func (c *Client) replyString(key []byte, h uint64) (e store.Entry, ok bool) {
+	e, ok = c.tx.Lookup(c.db, key, h, c.lookupFlags())
 	switch {
 	case !ok:
 		c.addNull()
@@ -119,9 +119,9 @@ func cmdGet(c *Client, args [][]byte) {
 		originGet(c, args[1])
 		return
 	}
-	sh, h := c.lockKey(args[1])
-	c.replyString(sh, args[1], h)
-	c.unlock(sh)
+	h := c.tx.Key(c.now, args[1])
+	c.replyString(args[1], h)
+	c.tx.Release()
 }
 
 // setOpts are SET's parsed options.
@@ -196,9 +196,9 @@ func (c *Client) setGeneric(key, val []byte, o *setOpts, okReply bool) {
 	if c.srv.origins != nil && !c.originWriteThrough(key, val, false) {
 		return
 	}
-	sh, h := c.lockKey(key)
-	defer c.unlock(sh)
-	e, exists := sh.LookupLocked(c.db, key, h, c.now, store.NoStats|store.NoTouch)
+	h := c.tx.Key(c.now, key)
+	defer c.tx.Release()
+	e, exists := c.tx.Lookup(c.db, key, h, store.NoStats|store.NoTouch)
 	if o.get {
 		if exists && e.Type != store.TypeString {
 			c.addError(errWrongType)
@@ -243,17 +243,17 @@ func (c *Client) setGeneric(key, val []byte, o *setOpts, okReply bool) {
 		if m.Deadline <= c.now {
 			// A deadline in the past deletes the key: an expiry, not a write.
 			if exists {
-				sh.DeleteLocked(c.db, key, h, c.now, store.Expired)
+				c.tx.Delete(c.db, key, h, store.Expired)
 			}
 			c.replySetDone(o, old, exists, okReply)
 			return
 		}
 	}
-	if err := sh.SetLocked(c.db, key, h, val, m, c.now); err != nil {
-		c.storeError(err)
+	if err := c.tx.Set(c.db, key, h, val, m); err != nil {
+		c.replyErr(err)
 		return
 	}
-	if c.srv.origins != nil && !c.originWrittenLocked(sh, key, h, val, false) {
+	if c.srv.origins != nil && !c.originWrittenLocked(key, h, val, false) {
 		return
 	}
 	c.replySetDone(o, old, exists, okReply)
@@ -280,18 +280,6 @@ func (c *Client) addOld(old []byte, existed bool) {
 
 // errOOMTooLarge answers a write of an entry that cannot fit under
 // maxmemory at all.
-const errOOMTooLarge = "OOM value is larger than maxmemory"
-
-func (c *Client) storeError(err error) {
-	switch err {
-	case store.ErrTooLarge:
-		c.addError(errOOMTooLarge)
-	case store.ErrKeyTooLarge:
-		c.addError(errStrTooBig)
-	default:
-		c.addError("ERR " + err.Error())
-	}
-}
 
 func cmdSet(c *Client, args [][]byte) {
 	var o setOpts
@@ -326,10 +314,10 @@ func cmdGetSet(c *Client, args [][]byte) {
 }
 
 func cmdGetDel(c *Client, args [][]byte) {
-	sh, h := c.lockKey(args[1])
-	defer c.unlock(sh)
-	if _, ok := c.replyString(sh, args[1], h); ok {
-		sh.DeleteLocked(c.db, args[1], h, c.now, store.Deleted)
+	h := c.tx.Key(c.now, args[1])
+	defer c.tx.Release()
+	if _, ok := c.replyString(args[1], h); ok {
+		c.tx.Delete(c.db, args[1], h, store.Deleted)
 	}
 }
 
@@ -369,11 +357,11 @@ func cmdGetEx(c *Client, args [][]byte) {
 	if c.srv.origins != nil && !c.originPreload(args[1]) {
 		return
 	}
-	sh, h := c.lockKey(args[1])
-	defer c.unlock(sh)
+	h := c.tx.Key(c.now, args[1])
+	defer c.tx.Release()
 	// As Redis: a missing key (or a wrong type) is answered before the
 	// expire time is validated, so GETEX missing EX 0 replies nil.
-	e, ok := sh.LookupLocked(c.db, args[1], h, c.now, c.lookupFlags())
+	e, ok := c.tx.Lookup(c.db, args[1], h, c.lookupFlags())
 	switch {
 	case !ok:
 		c.addNull()
@@ -392,15 +380,15 @@ func cmdGetEx(c *Client, args [][]byte) {
 	c.addBulk(e.Value)
 	switch {
 	case set && deadline <= c.now:
-		sh.DeleteLocked(c.db, args[1], h, c.now, store.Expired)
+		c.tx.Delete(c.db, args[1], h, store.Expired)
 	case set:
 		m := e.Meta
 		m.Deadline = deadline
-		sh.SetMetaLocked(c.db, args[1], h, m, c.now)
+		c.tx.SetMeta(c.db, args[1], h, m)
 	case persist && e.Deadline != 0:
 		m := e.Meta
 		m.Deadline = 0
-		sh.SetMetaLocked(c.db, args[1], h, m, c.now)
+		c.tx.SetMeta(c.db, args[1], h, m)
 	}
 }
 
@@ -411,13 +399,13 @@ func cmdMGet(c *Client, args [][]byte) {
 	}
 	// Every key's shard is locked for the whole read, so MGET sees one
 	// point in time (a concurrent MSET or EXEC is all or nothing).
-	c.lockKeys(args[1:])
-	defer c.unlockKeys()
+	c.tx.Keys(c.now, args[1:])
+	defer c.tx.Release()
 	c.addArray(len(args) - 1)
 	flags := c.lookupFlags()
 	for _, k := range args[1:] {
 		h := c.st.Hash(k)
-		e, ok := c.st.ShardFor(h).LookupLocked(c.db, k, h, c.now, flags)
+		e, ok := c.tx.Lookup(c.db, k, h, flags)
 		if ok && e.Type == store.TypeString {
 			c.addBulk(e.Value)
 		} else {
@@ -442,12 +430,12 @@ func msetGeneric(c *Client, args [][]byte, nx bool) {
 		return
 	}
 	keys := keysOf(args, 1, 2, nil)
-	c.lockKeys(keys)
-	defer c.unlockKeys()
+	c.tx.Keys(c.now, keys)
+	defer c.tx.Release()
 	if nx {
 		for _, k := range keys {
 			h := c.st.Hash(k)
-			if c.st.ShardFor(h).ExistsLocked(c.db, k, h, c.now) {
+			if c.tx.Exists(c.db, k, h) {
 				c.addInt(0)
 				return
 			}
@@ -455,8 +443,8 @@ func msetGeneric(c *Client, args [][]byte, nx bool) {
 	}
 	for i := 1; i < len(args); i += 2 {
 		h := c.st.Hash(args[i])
-		if err := c.st.ShardFor(h).SetLocked(c.db, args[i], h, args[i+1], store.Meta{}, c.now); err != nil {
-			c.storeError(err)
+		if err := c.tx.Set(c.db, args[i], h, args[i+1], store.Meta{}); err != nil {
+			c.replyErr(err)
 			return
 		}
 	}
@@ -493,9 +481,9 @@ func cmdDecrBy(c *Client, args [][]byte) {
 }
 
 func incrBy(c *Client, key []byte, by int64) {
-	sh, h := c.lockKey(key)
-	defer c.unlock(sh)
-	e, ok := sh.LookupLocked(c.db, key, h, c.now, store.NoStats)
+	h := c.tx.Key(c.now, key)
+	defer c.tx.Release()
+	e, ok := c.tx.Lookup(c.db, key, h, store.NoStats)
 	var cur int64
 	m := store.Meta{}
 	if ok {
@@ -517,8 +505,8 @@ func incrBy(c *Client, key []byte, by int64) {
 	}
 	cur += by
 	c.scratch = strconv.AppendInt(c.scratch[:0], cur, 10)
-	if err := sh.SetLocked(c.db, key, h, c.scratch, m, c.now); err != nil {
-		c.storeError(err)
+	if err := c.tx.Set(c.db, key, h, c.scratch, m); err != nil {
+		c.replyErr(err)
 		return
 	}
 	c.addInt(cur)
@@ -532,9 +520,9 @@ func cmdIncrByFloat(c *Client, args [][]byte) {
 		c.addError(errNotFloat)
 		return
 	}
-	sh, h := c.lockKey(args[1])
-	defer c.unlock(sh)
-	e, found := sh.LookupLocked(c.db, args[1], h, c.now, store.NoStats)
+	h := c.tx.Key(c.now, args[1])
+	defer c.tx.Release()
+	e, found := c.tx.Lookup(c.db, args[1], h, store.NoStats)
 	cur := new(big.Float)
 	m := store.Meta{}
 	if found {
@@ -555,17 +543,17 @@ func cmdIncrByFloat(c *Client, args [][]byte) {
 		return
 	}
 	c.scratch = longdouble.AppendHuman(c.scratch[:0], sum)
-	if err := sh.SetLocked(c.db, args[1], h, c.scratch, m, c.now); err != nil {
-		c.storeError(err)
+	if err := c.tx.Set(c.db, args[1], h, c.scratch, m); err != nil {
+		c.replyErr(err)
 		return
 	}
 	c.addBulk(c.scratch)
 }
 
 func cmdAppend(c *Client, args [][]byte) {
-	sh, h := c.lockKey(args[1])
-	defer c.unlock(sh)
-	e, ok := sh.LookupLocked(c.db, args[1], h, c.now, store.NoStats)
+	h := c.tx.Key(c.now, args[1])
+	defer c.tx.Release()
+	e, ok := c.tx.Lookup(c.db, args[1], h, store.NoStats)
 	m := store.Meta{}
 	var v []byte
 	if ok {
@@ -578,7 +566,7 @@ func cmdAppend(c *Client, args [][]byte) {
 			return
 		}
 		if !c.st.Fits(int64(len(args[1])), int64(len(e.Value)+len(args[2]))) {
-			c.storeError(store.ErrTooLarge)
+			c.replyErr(store.ErrTooLarge)
 			return
 		}
 		m = e.Meta
@@ -587,8 +575,8 @@ func cmdAppend(c *Client, args [][]byte) {
 		v = append(c.scratch[:0], args[2]...)
 	}
 	c.keepScratch(v)
-	if err := sh.SetLocked(c.db, args[1], h, v, m, c.now); err != nil {
-		c.storeError(err)
+	if err := c.tx.Set(c.db, args[1], h, v, m); err != nil {
+		c.replyErr(err)
 		return
 	}
 	c.addInt(int64(len(v)))
@@ -602,9 +590,9 @@ func (c *Client) keepScratch(b []byte) {
 }
 
 func cmdStrlen(c *Client, args [][]byte) {
-	sh, h := c.lockKey(args[1])
-	defer c.unlock(sh)
-	e, ok := sh.LookupLocked(c.db, args[1], h, c.now, c.lookupFlags())
+	h := c.tx.Key(c.now, args[1])
+	defer c.tx.Release()
+	e, ok := c.tx.Lookup(c.db, args[1], h, c.lookupFlags())
 	switch {
 	case !ok:
 		c.addInt(0)
@@ -622,9 +610,9 @@ func cmdGetRange(c *Client, args [][]byte) {
 		c.addError(errNotInt)
 		return
 	}
-	sh, h := c.lockKey(args[1])
-	defer c.unlock(sh)
-	e, ok := sh.LookupLocked(c.db, args[1], h, c.now, c.lookupFlags())
+	h := c.tx.Key(c.now, args[1])
+	defer c.tx.Release()
+	e, ok := c.tx.Lookup(c.db, args[1], h, c.lookupFlags())
 	if !ok {
 		c.addBulk(nil)
 		return
@@ -671,9 +659,9 @@ func cmdSetRange(c *Client, args [][]byte) {
 		return
 	}
 	val := args[3]
-	sh, h := c.lockKey(args[1])
-	defer c.unlock(sh)
-	e, found := sh.LookupLocked(c.db, args[1], h, c.now, store.NoStats)
+	h := c.tx.Key(c.now, args[1])
+	defer c.tx.Release()
+	e, found := c.tx.Lookup(c.db, args[1], h, store.NoStats)
 	if found && e.Type != store.TypeString {
 		c.addError(errWrongType)
 		return
@@ -693,7 +681,7 @@ func cmdSetRange(c *Client, args [][]byte) {
 		return
 	}
 	if !c.st.Fits(int64(len(args[1])), off+int64(len(val))) {
-		c.storeError(store.ErrTooLarge)
+		c.replyErr(store.ErrTooLarge)
 		return
 	}
 	var cur []byte
@@ -714,8 +702,8 @@ func cmdSetRange(c *Client, args [][]byte) {
 	clear(buf[len(cur):])
 	copy(buf[off:], val)
 	c.keepScratch(buf)
-	if err := sh.SetLocked(c.db, args[1], h, buf, m, c.now); err != nil {
-		c.storeError(err)
+	if err := c.tx.Set(c.db, args[1], h, buf, m); err != nil {
+		c.replyErr(err)
 		return
 	}
 	c.addInt(int64(size))

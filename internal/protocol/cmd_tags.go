@@ -7,9 +7,6 @@ import (
 	"github.com/cachesrv/cachesrv/internal/tags"
 )
 
-// SetTags connects the tag index (TAGSET, INVALIDATE, ...).
-func (s *Server) SetTags(x *tags.Index) { s.tags = x }
-
 func (c *Client) tagIndex() *tags.Index {
 	if c.srv.tags == nil {
 		c.addError("ERR tags are not enabled")
@@ -35,20 +32,6 @@ func (c *Client) parseCounted(args [][]byte, i int) ([][]byte, int, bool) {
 		return nil, 0, false
 	}
 	return args[i+1 : i+1+int(n)], i + 1 + int(n), true
-}
-
-func (c *Client) tagError(err error) {
-	max, maxLen := c.srv.tags.Limits()
-	switch err {
-	case tags.ErrTooManyTags:
-		c.addError("ERR too many tags (tags-max-per-key is " + strconv.Itoa(max) + ")")
-	case tags.ErrTagTooLong:
-		c.addError("ERR tag too long (tag-max-len is " + strconv.Itoa(maxLen) + ")")
-	case tags.ErrEmptyTag:
-		c.addError("ERR tag must not be empty")
-	default:
-		c.addError("ERR " + err.Error())
-	}
 }
 
 // cmdTagSet: TAGSET key value [TAGS numtags tag ...] [DEPS numdeps key ...]
@@ -97,7 +80,7 @@ func cmdTagSet(c *Client, args [][]byte) {
 	refs, err := x.Resolve(c.db, names, nil)
 	if err != nil {
 		x.Release(refs)
-		c.tagError(err)
+		c.replyErr(err)
 		return
 	}
 	key := args[1]
@@ -108,8 +91,8 @@ func cmdTagSet(c *Client, args [][]byte) {
 		// Pin the dependency's tag first: a write of d from now on
 		// invalidates this entry; what d holds now is read next.
 		refs = x.DependencyRef(c.db, d, refs)
-		sh, h := c.lockKey(d)
-		if e, ok := sh.LookupLocked(c.db, d, h, c.now, store.NoStats|store.NoTouch); ok {
+		h := c.tx.Key(c.now, d)
+		if e, ok := c.tx.Lookup(c.db, d, h, store.NoStats|store.NoTouch); ok {
 			var inherited []byte
 			for i := 0; i < store.NumTags(e.Tags); i++ {
 				r := store.TagAt(e.Tags, i)
@@ -122,7 +105,7 @@ func cmdTagSet(c *Client, args [][]byte) {
 				o.capDeadline = e.Deadline
 			}
 		}
-		c.unlock(sh)
+		c.tx.Release()
 	}
 	defer x.Release(refs)
 	o.tags = dedupeRefs(refs)
@@ -158,7 +141,7 @@ func hasTagRef(refs []byte, r store.TagRef) bool {
 func cmdInvalidate(c *Client, args [][]byte) {
 	if x := c.tagIndex(); x != nil {
 		keys := c.trackedTagKeys(x, args[1:])
-		c.addInt(x.Invalidate(c.db, args[1:], false, 0, c.locksHeld()))
+		c.addInt(x.Invalidate(c.db, args[1:], false, 0, c.tx))
 		c.srv.tracking.invalidateKeys(c, keys, false)
 	}
 }
@@ -175,7 +158,7 @@ func cmdSoftInvalidate(c *Client, args [][]byte) {
 		return
 	}
 	keys := c.trackedTagKeys(x, args[2:])
-	c.addInt(x.Invalidate(c.db, args[2:], true, grace, c.locksHeld()))
+	c.addInt(x.Invalidate(c.db, args[2:], true, grace, c.tx))
 	c.srv.tracking.invalidateKeys(c, keys, true)
 }
 
@@ -190,13 +173,13 @@ func tagsOrDeps(c *Client, args [][]byte, deps bool) {
 	if x == nil {
 		return
 	}
-	sh, h := c.lockKey(args[1])
-	e, ok := sh.LookupLocked(c.db, args[1], h, c.now, store.NoStats|store.NoTouch|store.AllowStale)
+	h := c.tx.Key(c.now, args[1])
+	e, ok := c.tx.Lookup(c.db, args[1], h, store.NoStats|store.NoTouch|store.AllowStale)
 	var refs []byte
 	if ok {
 		refs = append(refs, e.Tags...)
 	}
-	c.unlock(sh)
+	c.tx.Release()
 	if !ok {
 		c.addNullArray()
 		return
@@ -246,7 +229,7 @@ func cmdTagKeys(c *Client, args [][]byte) {
 	// tag it may use (a key carries a tag through whoever wrote it).
 	u := c.user.Load().User()
 	var keys [][]byte
-	next := x.Keys(c.db, args[1], cursor, count, c.locksHeld(), func(k []byte) {
+	next := x.Keys(c.db, args[1], cursor, count, c.tx, func(k []byte) {
 		if u.KeyOK(k) {
 			keys = append(keys, append([]byte(nil), k...))
 		}
@@ -274,9 +257,9 @@ func cmdVGetIf(c *Client, args [][]byte) {
 }
 
 func vget(c *Client, key []byte, cond bool, have uint64) {
-	sh, h := c.lockKey(key)
-	defer c.unlock(sh)
-	e, ok := sh.LookupLocked(c.db, key, h, c.now, c.lookupFlags())
+	h := c.tx.Key(c.now, key)
+	defer c.tx.Release()
+	e, ok := c.tx.Lookup(c.db, key, h, c.lookupFlags())
 	switch {
 	case !ok:
 		c.addNull()

@@ -34,8 +34,8 @@ func zless(a, b zent) bool {
 }
 
 // zsetGet decodes the sorted set at key (its shard locked); see collGet.
-func (c *Client) zsetGet(sh *store.Shard, key []byte, h uint64, flags int) (zs []zent, e store.Entry, found, ok bool) {
-	e, found, ok = c.collGet(sh, key, h, store.TypeZSet, flags)
+func (c *Client) zsetGet(key []byte, h uint64, flags int) (zs []zent, e store.Entry, found, ok bool) {
+	e, found, ok = c.collGet(key, h, store.TypeZSet, flags)
 	if !ok || !found {
 		return nil, e, found, ok
 	}
@@ -64,8 +64,8 @@ func encodeZSet(zs []zent) []byte {
 	return coll.Encode(make([]byte, 0, coll.Size(items)), 0, items)
 }
 
-func (c *Client) zsetPut(sh *store.Shard, key []byte, h uint64, m store.Meta, found bool, zs []zent) error {
-	return c.collPut(sh, key, h, store.TypeZSet, m, found, encodeZSet(zs), len(zs) == 0)
+func (c *Client) zsetPut(key []byte, h uint64, m store.Meta, found bool, zs []zent) error {
+	return c.collPut(key, h, store.TypeZSet, m, found, encodeZSet(zs), len(zs) == 0)
 }
 
 func zfind(zs []zent, m []byte) int {
@@ -89,18 +89,18 @@ func zinsert(zs []zent, z zent) []zent {
 func zremove(zs []zent, i int) []zent { return append(zs[:i], zs[i+1:]...) }
 
 func (c *Client) zsetRead(key []byte, fn func(zs []zent, found bool)) {
-	sh, h := c.lockKey(key)
-	defer c.unlock(sh)
-	zs, _, found, ok := c.zsetGet(sh, key, h, c.readFlags())
+	h := c.tx.Key(c.now, key)
+	defer c.tx.Release()
+	zs, _, found, ok := c.zsetGet(key, h, c.readFlags())
 	if ok {
 		fn(zs, found)
 	}
 }
 
 func (c *Client) zsetWrite(key []byte, fn func(zs []zent, found bool) ([]zent, bool)) {
-	sh, h := c.lockKey(key)
-	defer c.unlock(sh)
-	zs, e, found, ok := c.zsetGet(sh, key, h, writeFlags)
+	h := c.tx.Key(c.now, key)
+	defer c.tx.Release()
+	zs, e, found, ok := c.zsetGet(key, h, writeFlags)
 	if !ok {
 		return
 	}
@@ -109,7 +109,7 @@ func (c *Client) zsetWrite(key []byte, fn func(zs []zent, found bool) ([]zent, b
 	if !write {
 		return
 	}
-	if err := c.zsetPut(sh, key, h, e.Meta, found, zs); err != nil {
+	if err := c.zsetPut(key, h, e.Meta, found, zs); err != nil {
 		c.replaceReply(mark, err)
 	}
 }
@@ -670,10 +670,10 @@ func cmdZRangeStore(c *Client, args [][]byte) {
 	if !c.parseZRange(args[3:], &sp, true) {
 		return
 	}
-	c.lockKeys(args[1:3])
-	defer c.unlockKeys()
+	c.tx.Keys(c.now, args[1:3])
+	defer c.tx.Release()
 	hs := c.st.Hash(args[2])
-	zs, _, _, ok := c.zsetGet(c.st.ShardFor(hs), args[2], hs, c.readFlags())
+	zs, _, _, ok := c.zsetGet(args[2], hs, c.readFlags())
 	if !ok {
 		return
 	}
@@ -689,10 +689,9 @@ func cmdZRangeStore(c *Client, args [][]byte) {
 func (c *Client) zstore(dst []byte, zs []zent) {
 	enc := encodeZSet(zs)
 	h := c.st.Hash(dst)
-	sh := c.st.ShardFor(h)
-	sh.DeleteLocked(c.db, dst, h, c.now, store.Deleted)
-	if err := c.collPut(sh, dst, h, store.TypeZSet, store.Meta{}, false, enc, len(zs) == 0); err != nil {
-		c.storeError(err)
+	c.tx.Delete(c.db, dst, h, store.Deleted)
+	if err := c.collPut(dst, h, store.TypeZSet, store.Meta{}, false, enc, len(zs) == 0); err != nil {
+		c.replyErr(err)
 		return
 	}
 	c.addInt(int64(len(zs)))
@@ -744,8 +743,8 @@ func cmdZRemRangeByLex(c *Client, args [][]byte)   { zremRangeGeneric(c, args, '
 // sorted set at key (its shard locked) and writes them with their scores.
 // found=false (nothing written) when the key is missing; ok=false when an
 // error was written.
-func (c *Client) zpop(sh *store.Shard, key []byte, h uint64, min bool, count int64) (found, ok bool) {
-	zs, e, found, ok := c.zsetGet(sh, key, h, writeFlags)
+func (c *Client) zpop(key []byte, h uint64, min bool, count int64) (found, ok bool) {
+	zs, e, found, ok := c.zsetGet(key, h, writeFlags)
 	if !ok || !found {
 		return found, ok
 	}
@@ -762,7 +761,7 @@ func (c *Client) zpop(sh *store.Shard, key []byte, h uint64, min bool, count int
 	}
 	mark := len(c.out)
 	c.addZEntries(popped, true)
-	if err := c.zsetPut(sh, key, h, e.Meta, true, zs); err != nil {
+	if err := c.zsetPut(key, h, e.Meta, true, zs); err != nil {
 		c.replaceReply(mark, err)
 		return true, false
 	}
@@ -789,11 +788,11 @@ func zpopGeneric(c *Client, args [][]byte, min bool) {
 			return
 		}
 	}
-	sh, h := c.lockKey(args[1])
-	defer c.unlock(sh)
+	h := c.tx.Key(c.now, args[1])
+	defer c.tx.Release()
 	if len(args) == 2 && c.resp == 3 {
 		// RESP3 without count: a flat [member, score] pair.
-		zs, e, found, ok := c.zsetGet(sh, args[1], h, writeFlags)
+		zs, e, found, ok := c.zsetGet(args[1], h, writeFlags)
 		if !ok {
 			return
 		}
@@ -809,12 +808,12 @@ func zpopGeneric(c *Client, args [][]byte, min bool) {
 		c.addBulk(zs[i].m)
 		c.addScore(zs[i].s)
 		mark := len(c.out)
-		if err := c.zsetPut(sh, args[1], h, e.Meta, true, zremove(zs, i)); err != nil {
+		if err := c.zsetPut(args[1], h, e.Meta, true, zremove(zs, i)); err != nil {
 			c.replaceReply(mark, err)
 		}
 		return
 	}
-	if found, ok := c.zpop(sh, args[1], h, min, count); ok && !found {
+	if found, ok := c.zpop(args[1], h, min, count); ok && !found {
 		c.addArray(0)
 	}
 }
@@ -916,14 +915,13 @@ func zsetOp(c *Client, args [][]byte, i int, op byte, dst []byte) {
 	if dst != nil {
 		lock = append([][]byte{dst}, keys...)
 	}
-	c.lockKeys(lock)
-	defer c.unlockKeys()
+	c.tx.Keys(c.now, lock)
+	defer c.tx.Release()
 	sets := make([][]zent, n)
 	for k, key := range keys {
 		h := c.st.Hash(key)
-		sh := c.st.ShardFor(h)
 		// Plain sets count as sorted sets with score 1, like Redis.
-		e, found := sh.LookupLocked(c.db, key, h, c.now, c.readFlags())
+		e, found := c.tx.Lookup(c.db, key, h, c.readFlags())
 		if found && e.Type == store.TypeSet {
 			ms, _, ok := c.decodeSeq(e.Value)
 			if !ok {
@@ -934,7 +932,7 @@ func zsetOp(c *Client, args [][]byte, i int, op byte, dst []byte) {
 			}
 			continue
 		}
-		zs, _, _, ok := c.zsetGet(sh, key, h, store.NoStats|store.NoTouch)
+		zs, _, _, ok := c.zsetGet(key, h, store.NoStats|store.NoTouch)
 		if !ok {
 			return
 		}
@@ -1040,13 +1038,13 @@ func cmdZInterCard(c *Client, args [][]byte) {
 		return
 	}
 	n := len(keys)
-	c.lockKeys(keys)
-	defer c.unlockKeys()
+	c.tx.Keys(c.now, keys)
+	defer c.tx.Release()
 	sets := make([][]zent, n)
 	weights := make([]float64, n)
 	for k, key := range keys {
 		h := c.st.Hash(key)
-		zs, _, _, ok := c.zsetGet(c.st.ShardFor(h), key, h, c.readFlags())
+		zs, _, _, ok := c.zsetGet(key, h, c.readFlags())
 		if !ok {
 			return
 		}

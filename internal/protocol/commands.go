@@ -1,9 +1,12 @@
 package protocol
 
+import "github.com/cachesrv/cachesrv/internal/cmdtab"
+
 // buildTable is the single place where commands are declared: name, arity,
 // flags, key positions, ACL category, docs and handler. Dispatch, COMMAND,
-// ACL categories and per-command metrics all read this table.
-func buildTable() *Table {
+// ACL categories and per-command metrics all read this table. leases binds
+// the CACHE.* handlers (nil: they reply that stampede protection is off).
+func buildTable(leases *leaseHandlers) *Table {
 	t := newTable()
 	const (
 		w   = FlagWrite | FlagDenyOOM
@@ -12,28 +15,23 @@ func buildTable() *Table {
 		adm = FlagAdmin | FlagNoScript
 	)
 	str := func(name string, arity int, flags Flag, first, last, step int, since, summary string, h Handler) {
-		t.add(&Command{Name: name, Arity: arity, Flags: flags, FirstKey: first, LastKey: last, Step: step,
-			Category: "string", Group: "string", Since: since, Summary: summary, Handler: h})
+		t.add(&Command{Spec: cmdtab.Spec{Name: name, Arity: arity, Flags: flags, FirstKey: first, LastKey: last, Step: step, Category: "string", Group: "string", Since: since, Summary: summary}, Handler: h})
 	}
 	key := func(name string, arity int, flags Flag, first, last, step int, since, summary string, h Handler) {
-		t.add(&Command{Name: name, Arity: arity, Flags: flags, FirstKey: first, LastKey: last, Step: step,
-			Category: "keyspace", Group: "generic", Since: since, Summary: summary, Handler: h})
+		t.add(&Command{Spec: cmdtab.Spec{Name: name, Arity: arity, Flags: flags, FirstKey: first, LastKey: last, Step: step, Category: "keyspace", Group: "generic", Since: since, Summary: summary}, Handler: h})
 	}
 	srv := func(name string, arity int, flags Flag, category, group, since, summary string, h Handler) *Command {
-		cmd := &Command{Name: name, Arity: arity, Flags: flags, Category: category, Group: group,
-			Since: since, Summary: summary, Handler: h}
+		cmd := &Command{Spec: cmdtab.Spec{Name: name, Arity: arity, Flags: flags, Category: category, Group: group, Since: since, Summary: summary}, Handler: h}
 		if h == nil {
 			cmd.Subs = map[string]*Command{}
 		}
 		return t.add(cmd)
 	}
 	sub := func(parent *Command, name string, arity int, flags Flag, summary string, h Handler) {
-		t.addSub(parent, &Command{Name: name, Arity: arity, Flags: flags, Category: parent.Category,
-			Group: parent.Group, Since: parent.Since, Summary: summary, Handler: h})
+		t.addSub(parent, &Command{Spec: cmdtab.Spec{Name: name, Arity: arity, Flags: flags, Category: parent.Category, Group: parent.Group, Since: parent.Since, Summary: summary}, Handler: h})
 	}
 	subKey := func(parent *Command, name string, arity int, flags Flag, summary string, h Handler) {
-		t.addSub(parent, &Command{Name: name, Arity: arity, Flags: flags, FirstKey: 2, LastKey: 2, Step: 1,
-			Category: parent.Category, Group: parent.Group, Since: parent.Since, Summary: summary, Handler: h})
+		t.addSub(parent, &Command{Spec: cmdtab.Spec{Name: name, Arity: arity, Flags: flags, FirstKey: 2, LastKey: 2, Step: 1, Category: parent.Category, Group: parent.Group, Since: parent.Since, Summary: summary}, Handler: h})
 	}
 
 	// Strings
@@ -94,8 +92,7 @@ func buildTable() *Table {
 
 	// Tags, dependencies and versions (cachesrv extensions; docs/tags.md)
 	tag := func(name string, arity int, flags Flag, first, last int, acl func([][]byte, []int) []int, summary string, h Handler) {
-		t.add(&Command{Name: name, Arity: arity, Flags: flags, FirstKey: first, LastKey: last, Step: 1,
-			Category: "keyspace tags", Group: "tags", Since: "cachesrv 0.1", Summary: summary, Handler: h, ACLArgs: acl})
+		t.add(&Command{Spec: cmdtab.Spec{Name: name, Arity: arity, Flags: flags, FirstKey: first, LastKey: last, Step: 1, Category: "keyspace tags", Group: "tags", Since: "cachesrv 0.1", Summary: summary, ACLArgs: acl}, Handler: h})
 	}
 	tag("tagset", -3, w, 1, 1, aclCounted(3), "Sets a string value carrying tags, dependencies and a version; reply like SET.", cmdTagSet)
 	tag("invalidate", -2, FlagWrite, 0, 0, aclFrom(1), "Invalidates every entry carrying any of the tags at once; returns the number of keys invalidated.", cmdInvalidate)
@@ -217,12 +214,15 @@ func buildTable() *Table {
 	addClusterCommands(t) // cmd_cluster.go
 	addMigrateCommands(t) // cmd_migrate.go
 
-	// Stampede protection (cmd_lease.go; Server.SetLeases binds the handlers)
+	// Stampede protection (cmd_lease.go; Options.Leases binds the handlers)
 	// and RedisBloom-compatible Bloom filters (cmd_bloom.go). Grammars and
 	// replies: docs/stampede.md.
 	cache := func(name string, arity int, flags Flag, summary string) {
-		cmd := t.add(&Command{Name: name, Arity: arity, Flags: flags, FirstKey: 1, LastKey: 1, Step: 1,
-			Category: "string", Group: "string", Since: "0.1.0", Summary: summary, Handler: cmdLeasesOff})
+		h := cmdLeasesOff
+		if leases != nil {
+			h = leases.handler(name)
+		}
+		cmd := t.add(&Command{Spec: cmdtab.Spec{Name: name, Arity: arity, Flags: flags, FirstKey: 1, LastKey: 1, Step: 1, Category: "string", Group: "string", Since: "0.1.0", Summary: summary}, Handler: h})
 		switch name {
 		case "cache.fill":
 			cmd.ACLArgs = aclCounted(4) // after key, token, value
@@ -241,8 +241,7 @@ func buildTable() *Table {
 	cache("cache.stale", -2, FlagWrite|f, "Marks a key stale, keeping its value for a grace period: CACHE.STALE key [GRACE ms]. "+
 		"Replies 1 when marked, 0 when the key does not exist.")
 	bf := func(name string, arity int, flags Flag, since, summary string, h Handler) {
-		t.add(&Command{Name: name, Arity: arity, Flags: flags, FirstKey: 1, LastKey: 1, Step: 1,
-			Category: "bloom", Group: "bf", Since: since, Summary: summary, Handler: h})
+		t.add(&Command{Spec: cmdtab.Spec{Name: name, Arity: arity, Flags: flags, FirstKey: 1, LastKey: 1, Step: 1, Category: "bloom", Group: "bf", Since: since, Summary: summary}, Handler: h})
 	}
 	bf("bf.reserve", -4, w, "1.0.0", "Creates a new Bloom Filter: BF.RESERVE key error_rate capacity [EXPANSION expansion] [NONSCALING].", cmdBFReserve)
 	bf("bf.add", 3, w, "1.0.0", "Adds an item to a Bloom Filter: BF.ADD key item.", cmdBFAdd)
@@ -263,5 +262,5 @@ func buildTable() *Table {
 
 // key2 registers a keyspace container command.
 func key2(t *Table, name, since, summary string) *Command {
-	return t.add(&Command{Name: name, Arity: -2, Category: "keyspace", Group: "generic", Since: since, Summary: summary, Subs: map[string]*Command{}})
+	return t.add(&Command{Spec: cmdtab.Spec{Name: name, Arity: -2, Category: "keyspace", Group: "generic", Since: since, Summary: summary}, Subs: map[string]*Command{}})
 }

@@ -377,7 +377,7 @@ func (l *evLoop) serve(c *Client, lc *loopConn) {
 	s := l.s
 	defer func() {
 		if r := recover(); r != nil {
-			c.unlockHeld()
+			c.tx.Release()
 			c.killed.Store(true)
 			s.stats.panics.Add(1)
 			s.log.Error("panic in event loop", "addr", c.addr, "panic", r, "stack", string(debug.Stack()))

@@ -91,6 +91,17 @@ type Options struct {
 	// (cmd_cluster.go); ClusterIndex is its per-slot key index.
 	Cluster      *cluster.Node
 	ClusterIndex *cluster.Index
+
+	// Collaborators; nil turns their commands off.
+
+	// Tags is the tag index (TAGSET, INVALIDATE, TAGKEYS, dependencies).
+	Tags *tags.Index
+	// Leases enables the CACHE.* commands (stampede protection); its
+	// Written observes every write command's keys, so that writes and
+	// deletes break leases.
+	Leases *lease.Manager
+	// Origins enables read-through and write-through origins.
+	Origins *origin.Manager
 }
 
 // OutputLimit bounds a client's pending output: the replies produced but
@@ -142,11 +153,15 @@ type Server struct {
 	closing   atomic.Bool
 	wg        sync.WaitGroup
 
-	nextID   atomic.Int64
-	peak     atomic.Int64
-	writeObs atomic.Pointer[func(db int, key []byte)]
-	blocked  blockRegistry  // clients in BLPOP and friends (blocking.go)
-	leases   *lease.Manager // set once by SetLeases, before serving
+	nextID atomic.Int64
+	peak   atomic.Int64
+	// writeObs is called after every write command (also inside EXEC)
+	// for each of its key arguments, whether or not the key existed: the
+	// leases' Written, so that a DEL or an overwrite fails the fills it
+	// overtook. Set at New; nil without leases.
+	writeObs func(db int, key []byte)
+	blocked  blockRegistry // clients in BLPOP and friends (blocking.go)
+	leases   *lease.Manager
 	tags     *tags.Index
 	origins  *origin.Manager // nil without origins (cmd_origin.go)
 	started  time.Time
@@ -205,7 +220,14 @@ func New(o Options) *Server {
 	s.tracking.init(s, o.TrackingMaxKeys)
 	s.slowlog.slower.Store(o.SlowlogSlower)
 	s.slowlog.maxLen.Store(int64(o.SlowlogMaxLen))
-	s.table = buildTable()
+	var lh *leaseHandlers
+	if o.Leases != nil {
+		lh = &leaseHandlers{m: o.Leases, opts: o.Leases.Options()}
+		s.leases = o.Leases
+		s.writeObs = o.Leases.Written
+	}
+	s.tags, s.origins = o.Tags, o.Origins
+	s.table = buildTable(lh)
 	if o.Cluster != nil {
 		s.cluster, s.clusterIdx = o.Cluster, o.ClusterIndex
 		s.clusterModeGuards()
@@ -241,12 +263,6 @@ func (s *Server) SetQueryBufferLimit(n int64)      { s.maxQuery.Store(n) }
 func (s *Server) SetRequirePass(p string)          { s.acl.SetDefaultPassword(p) }
 func (s *Server) SetSlowlog(slowerUs int64, n int) { s.slowlog.configure(slowerUs, n) }
 func (s *Server) SetExpireJitter(f float64)        { s.jitter.Store(float64bits(f)) }
-
-// SetWriteObserver installs fn, called after every write command (also
-// inside EXEC) for each of its key arguments, whether or not the key
-// existed. The stampede protection's leases use it to fail fills that a
-// DEL or an overwrite overtook. fn must be cheap and must not block.
-func (s *Server) SetWriteObserver(fn func(db int, key []byte)) { s.writeObs.Store(&fn) }
 
 // Serve accepts connections on ln until Shutdown. It returns nil after
 // Shutdown and the accept error otherwise.
@@ -393,7 +409,7 @@ func (s *Server) serveConn(c *Client, first [][]byte, closing bool) {
 		if r := recover(); r != nil {
 			// Handlers recover their own panics; this is the parser or the
 			// connection loop. Close this client, keep serving the others.
-			c.unlockHeld()
+			c.tx.Release()
 			c.killed.Store(true)
 			s.stats.panics.Add(1)
 			s.log.Error("panic in connection loop", "addr", c.addr, "panic", r, "stack", string(debug.Stack()))
@@ -845,10 +861,10 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 		}
 	}
 	if cmd.Flags&FlagWrite != 0 {
-		if obs := s.writeObs.Load(); obs != nil {
-			c.keyIdx = cmd.keyIndexes(args, c.keyIdx[:0])
+		if obs := s.writeObs; obs != nil {
+			c.keyIdx = cmd.KeyIndexes(args, c.keyIdx[:0])
 			for _, i := range c.keyIdx {
-				(*obs)(c.db, args[i])
+				obs(c.db, args[i])
 			}
 		}
 	}
@@ -895,7 +911,7 @@ func (s *Server) slowlogArgs(cmd *Command, args [][]byte) [][]byte {
 func (s *Server) invoke(c *Client, cmd *Command, args [][]byte) {
 	defer func() {
 		if r := recover(); r != nil {
-			c.unlockHeld()
+			c.tx.Release()
 			s.stats.panics.Add(1)
 			s.log.Error("panic in command handler", "cmd", cmd.FullName(), "panic", r, "stack", string(debug.Stack()))
 			c.addError("ERR internal error while executing '" + cmd.FullName() + "'")

@@ -1,56 +1,35 @@
 package protocol
 
 import (
-	"slices"
 	"sort"
 	"strings"
 
 	"github.com/cachesrv/cachesrv/internal/acl"
+	"github.com/cachesrv/cachesrv/internal/cmdtab"
 )
 
-// Flag is a command flag as COMMAND reports it.
-type Flag uint32
+// The flag type and names of the table leaf, under the names the wire and
+// its handlers use.
+type Flag = cmdtab.Flag
 
 // Command flags (Redis 7 names).
 const (
-	FlagWrite Flag = 1 << iota
-	FlagReadonly
-	FlagDenyOOM
-	FlagAdmin
-	FlagPubSub
-	FlagNoScript
-	FlagLoading
-	FlagStale
-	FlagSkipMonitor
-	FlagSkipSlowlog
-	FlagFast
-	FlagNoAuth
-	FlagAllowBusy
-	FlagNoMulti // cannot be queued in MULTI
-	FlagTxControl
+	FlagWrite       = cmdtab.FlagWrite
+	FlagReadonly    = cmdtab.FlagReadonly
+	FlagDenyOOM     = cmdtab.FlagDenyOOM
+	FlagAdmin       = cmdtab.FlagAdmin
+	FlagPubSub      = cmdtab.FlagPubSub
+	FlagNoScript    = cmdtab.FlagNoScript
+	FlagLoading     = cmdtab.FlagLoading
+	FlagStale       = cmdtab.FlagStale
+	FlagSkipMonitor = cmdtab.FlagSkipMonitor
+	FlagSkipSlowlog = cmdtab.FlagSkipSlowlog
+	FlagFast        = cmdtab.FlagFast
+	FlagNoAuth      = cmdtab.FlagNoAuth
+	FlagAllowBusy   = cmdtab.FlagAllowBusy
+	FlagNoMulti     = cmdtab.FlagNoMulti
+	FlagTxControl   = cmdtab.FlagTxControl
 )
-
-var flagNames = []struct {
-	f    Flag
-	name string
-}{
-	{FlagWrite, "write"}, {FlagReadonly, "readonly"}, {FlagDenyOOM, "denyoom"},
-	{FlagAdmin, "admin"}, {FlagPubSub, "pubsub"}, {FlagNoScript, "noscript"},
-	{FlagLoading, "loading"}, {FlagStale, "stale"}, {FlagSkipMonitor, "skip_monitor"},
-	{FlagSkipSlowlog, "skip_slowlog"}, {FlagFast, "fast"}, {FlagNoAuth, "no_auth"},
-	{FlagAllowBusy, "allow_busy"}, {FlagNoMulti, "no_multi"},
-}
-
-// Names returns the flag names COMMAND INFO lists.
-func (f Flag) Names() []string {
-	var out []string
-	for _, n := range flagNames {
-		if f&n.f != 0 {
-			out = append(out, n.name)
-		}
-	}
-	return out
-}
 
 // Handler runs one command; args[0] is the command name.
 type Handler func(c *Client, args [][]byte)
@@ -58,28 +37,9 @@ type Handler func(c *Client, args [][]byte)
 // Command is one entry of the command table: everything dispatch, COMMAND,
 // ACL categories and metrics need to know about a command.
 type Command struct {
-	Name     string // lower case; "parent|sub" for subcommands
-	Arity    int    // Redis convention: n exact, -n at least n
-	Flags    Flag
-	FirstKey int // key positions (1-based, 0 = no keys)
-	LastKey  int // -1 = last argument
-	Step     int
-	Category string // ACL categories besides the flags' ones, space-separated: string, keyspace, connection, server, transaction, dangerous...
-	Group    string // COMMAND DOCS group
-	Summary  string
-	Since    string
-	Handler  Handler
-	Subs     map[string]*Command // container commands (CONFIG, CLIENT, ...)
-	// Keys, when set, finds the key positions of commands whose keys move
-	// (numkeys arguments: LMPOP, SINTERCARD, ZUNION...); FirstKey and
-	// LastKey then only describe the legacy COMMAND INFO range.
-	Keys func(args [][]byte, dst []int) []int
-	// ACLArgs, when set, lists argument positions besides the key
-	// positions that ACL key patterns must allow: tag names (which share
-	// the key namespace for ACL purposes) and the dependency keys of TAGS/
-	// DEPS options (docs/security.md, "Tags and ACLs"). It may list more
-	// positions than the command uses, never fewer.
-	ACLArgs func(args [][]byte, dst []int) []int
+	cmdtab.Spec
+	Handler Handler
+	Subs    map[string]*Command // container commands (CONFIG, CLIENT, ...)
 
 	id     int // index in the table, for per-command stats
 	parent *Command
@@ -185,36 +145,6 @@ func (t *Table) All() []*Command { return t.all }
 // Lookup finds a top-level command by name (case-insensitive).
 func (t *Table) Lookup(name string) *Command { return t.byName[strings.ToLower(name)] }
 
-// arityOK checks an argument count against a Redis arity.
-func arityOK(arity, n int) bool {
-	if arity >= 0 {
-		return n == arity
-	}
-	return n >= -arity
-}
-
-// keys returns the argument indexes holding keys.
-func (cmd *Command) keyIndexes(args [][]byte, dst []int) []int {
-	if cmd.Keys != nil {
-		return cmd.Keys(args, dst)
-	}
-	if cmd.FirstKey <= 0 {
-		return dst
-	}
-	last := cmd.LastKey
-	if last < 0 {
-		last = len(args) + last
-	}
-	step := cmd.Step
-	if step <= 0 {
-		step = 1
-	}
-	for i := cmd.FirstKey; i <= last && i < len(args); i += step {
-		dst = append(dst, i)
-	}
-	return dst
-}
-
 // ACLID is the command's id, for acl.User.Check.
 func (cmd *Command) ACLID() int { return cmd.id }
 
@@ -225,7 +155,7 @@ func (cmd *Command) ACLNoAuth() bool { return cmd.Flags&FlagNoAuth != 0 }
 // keys, then the ACLArgs positions.
 func (cmd *Command) ACLKeys(args [][]byte, dst []int) []int {
 	if cmd.FirstKey > 0 {
-		dst = cmd.keyIndexes(args, dst)
+		dst = cmd.KeyIndexes(args, dst)
 	}
 	if cmd.ACLArgs != nil {
 		dst = cmd.ACLArgs(args, dst)
@@ -244,29 +174,5 @@ func (t *Table) aclInfos() []acl.CommandInfo {
 	return infos
 }
 
-// Categories returns the ACL categories of the command (Redis 7 rules:
-// derived from flags plus the command's own category).
-func (cmd *Command) Categories() []string {
-	var out []string
-	f := cmd.Flags
-	if f&FlagWrite != 0 {
-		out = append(out, "write")
-	}
-	if f&FlagReadonly != 0 {
-		out = append(out, "read")
-	}
-	if f&FlagAdmin != 0 {
-		out = append(out, "admin", "dangerous")
-	}
-	if f&FlagFast != 0 {
-		out = append(out, "fast")
-	} else {
-		out = append(out, "slow")
-	}
-	for _, cat := range strings.Fields(cmd.Category) {
-		if !slices.Contains(out, cat) {
-			out = append(out, cat)
-		}
-	}
-	return out
-}
+// arityOK checks an argument count against a Redis arity.
+func arityOK(arity, n int) bool { return cmdtab.ArityOK(arity, n) }

@@ -150,6 +150,19 @@ func (h *trackingHooks) Removed(sh int, id uint32, db int, key []byte, m *store.
 // shards packed in one cache line would otherwise bounce it between cores
 // on every command. A slot left unset only costs NOLOOP its suppression
 // (an extra invalidation) or an event its command name.
+// trackShard is the store.Txn's report of the shard locks c takes and
+// releases (i = -1: every shard).
+func (c *Client) trackShard(i int, held bool) {
+	switch {
+	case i < 0:
+		c.ownAll(held)
+	case held:
+		c.ownShard(i)
+	default:
+		c.disownShard(i)
+	}
+}
+
 func (c *Client) ownShard(i int) {
 	if t := &c.srv.tracking; t.owner != nil && (t.active.Load() != 0 || c.srv.notify.Load() != 0) {
 		t.owner[i], t.ownerCmd[i] = c.id, c.cmd
@@ -466,7 +479,7 @@ func (c *Client) trackRead(cmd *Command, args [][]byte) {
 	if (ct.optin && !c.caching) || (ct.optout && c.cachingNo) {
 		return
 	}
-	c.keyIdx = cmd.keyIndexes(args, c.keyIdx[:0])
+	c.keyIdx = cmd.KeyIndexes(args, c.keyIdx[:0])
 	if len(c.keyIdx) == 0 {
 		return
 	}
@@ -727,7 +740,7 @@ func (c *Client) trackedTagKeys(x *tags.Index, names [][]byte) [][]byte {
 	for _, name := range names {
 		var batch [][]byte
 		for cur := uint64(0); ; {
-			cur = x.Keys(c.db, name, cur, 1024, c.locksHeld(), func(k []byte) {
+			cur = x.Keys(c.db, name, cur, 1024, c.tx, func(k []byte) {
 				batch = append(batch, append([]byte(nil), k...))
 			})
 			if !notify {

@@ -42,10 +42,20 @@
 //
 // # Concurrency
 //
-// Methods ending in Locked expect the caller to hold the shard's lock (see
-// Shard.Lock). Multi-key operations lock the shards they touch in increasing
-// index order (LockShards); a transaction locks all of them. Statistics are
-// counted under the shard locks and summed when read.
+// The store takes and releases its own locks. A caller asks a Txn (one per
+// goroutine, NewTxn) for the keys it is about to use: Key locks one key's
+// shard, Keys the shards of several keys in increasing index order, All
+// every shard (FLUSHALL, SWAPDB), Hold every shard across a sequence of
+// commands (EXEC, a script); Release (idempotent, for panic paths) or
+// Unhold gives them back. Operations on keys go through the Txn, which
+// panics with "BUG:" when the key's shard is not held. The Store's own
+// walks (Scan, RandomKey, DBSize, Stats) lock shard by shard; the Txn's run
+// inside the locks it holds.
+//
+// Methods ending in Locked expect the caller to hold the shard's lock; they
+// serve the Txn and the tag index (package tags), which walks per-shard
+// member lists under Shard.Lock. Statistics are counted under the shard
+// locks and summed when read.
 //
 // # Memory accounting
 //

@@ -80,7 +80,7 @@ func TestShardsKeepThePolicysHitRatio(t *testing.T) {
 					st, clk := newTestStore(t, o)
 					empty := st.UsedMemory()
 					ratio[shards] = replaySkewed(t, st, clk, reqs)
-					held[shards] = st.DBSize(0, false)
+					held[shards] = st.DBSize(0)
 					if try == 3 || (held[shards] >= keys*98/100 && held[shards] <= keys*102/100) {
 						break
 					}
@@ -166,7 +166,7 @@ func TestVictimsComeFromColderShards(t *testing.T) {
 					lostCold++
 				}
 			}
-			s := st.Stats(false)
+			s := st.Stats()
 			ev := s.RemovedBy(Evicted)
 			t.Logf("%s: %d evictions, %d of %d cold keys (shard 1) and %d of %d hot keys (shard 0) evicted", policy, ev, lostCold, len(cold), lostHot, len(hot))
 			if lostCold < len(cold)/2 {

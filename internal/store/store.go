@@ -212,6 +212,10 @@ func (st *Store) hash(key []byte) uint64 { return maphash.Bytes(st.seed, key) }
 // ShardFor returns the shard that holds keys with hash h.
 func (st *Store) ShardFor(h uint64) *Shard { return &st.shards[h&st.mask] }
 
+// ShardOf returns the index of the shard holding key (eviction starts
+// there).
+func (st *Store) ShardOf(key []byte) int { return int(st.hash(key) & st.mask) }
+
 // Shard returns shard i.
 func (st *Store) Shard(i int) *Shard { return &st.shards[i] }
 
@@ -231,22 +235,6 @@ func (st *Store) UnlockAll() {
 		st.shards[i].mu.Unlock()
 	}
 	st.allMu.Unlock()
-	st.maintain()
-}
-
-// LockShards locks the shards with the given indexes, which must be sorted
-// and free of duplicates (see SortShards).
-func (st *Store) LockShards(idx []int) {
-	for _, i := range idx {
-		st.shards[i].mu.Lock()
-	}
-}
-
-// UnlockShards undoes LockShards.
-func (st *Store) UnlockShards(idx []int) {
-	for _, i := range idx {
-		st.shards[i].mu.Unlock()
-	}
 	st.maintain()
 }
 
@@ -497,7 +485,9 @@ type Stats struct {
 func (s *Stats) RemovedBy(r Reason) uint64 { return s.Removed[r] }
 
 // Stats sums the shards' counters, locking each shard in turn.
-func (st *Store) Stats(held bool) Stats {
+func (st *Store) Stats() Stats { return st.stats(false) }
+
+func (st *Store) stats(held bool) Stats {
 	n := len(st.dbmap)
 	s := Stats{
 		Keys: make([]int64, n), Expires: make([]int64, n),
@@ -565,7 +555,9 @@ func (st *Store) ResetStats() {
 
 // DBSize returns the number of entries in logical database db (expired
 // entries not yet reclaimed included, like Redis).
-func (st *Store) DBSize(db int, held bool) int64 {
+func (st *Store) DBSize(db int) int64 { return st.dbSize(db, false) }
+
+func (st *Store) dbSize(db int, held bool) int64 {
 	var n int64
 	for i := range st.shards {
 		sh := &st.shards[i]
@@ -665,7 +657,12 @@ func (st *Store) SwapDBLocked(a, b int) {
 // store). It visits about count entries and returns the next cursor, 0 when
 // the scan is complete. Every key present for the whole scan is returned
 // exactly once: the cursor walks entry ids, which never move.
-func (st *Store) Scan(db int, cursor uint64, count int, held bool, fn func(key []byte, typ uint8)) uint64 {
+func (st *Store) Scan(db int, cursor uint64, count int, fn func(key []byte, typ uint8)) uint64 {
+	return st.scan(db, cursor, count, false, fn)
+}
+
+// scan is Scan; held says the caller holds every shard lock.
+func (st *Store) scan(db int, cursor uint64, count int, held bool, fn func(key []byte, typ uint8)) uint64 {
 	if count < 1 {
 		count = 10
 	}
@@ -720,7 +717,11 @@ func (sh *Shard) unlock(held bool) {
 
 // RandomKey returns a random live key of logical database db (appended to
 // dst) or ok=false when the database is empty.
-func (st *Store) RandomKey(db int, dst []byte, rnd uint64, held bool) ([]byte, bool) {
+func (st *Store) RandomKey(db int, dst []byte, rnd uint64) ([]byte, bool) {
+	return st.randomKey(db, dst, rnd, false)
+}
+
+func (st *Store) randomKey(db int, dst []byte, rnd uint64, held bool) ([]byte, bool) {
 	now := st.NowMs()
 	n := len(st.shards)
 	for tries := 0; tries < n*4; tries++ {
@@ -750,7 +751,7 @@ func (st *Store) RandomKey(db int, dst []byte, rnd uint64, held bool) ([]byte, b
 	var found bool
 	cursor := uint64(0)
 	for {
-		cursor = st.Scan(db, cursor, 64, held, func(key []byte, _ uint8) {
+		cursor = st.scan(db, cursor, 64, held, func(key []byte, _ uint8) {
 			if !found {
 				dst = append(dst, key...)
 				found = true
@@ -783,21 +784,4 @@ func (st *Store) Hooks() Hooks { return st.hooks }
 func (st *Store) AddMemory(delta int64) {
 	st.used.Add(delta)
 	st.external.Add(delta)
-}
-
-// SortShards turns a list of shard indexes into a sorted set, in place.
-func SortShards(idx []int) []int {
-	// insertion sort: the lists are short
-	for i := 1; i < len(idx); i++ {
-		for j := i; j > 0 && idx[j] < idx[j-1]; j-- {
-			idx[j], idx[j-1] = idx[j-1], idx[j]
-		}
-	}
-	out := idx[:0]
-	for _, v := range idx {
-		if len(out) == 0 || v != out[len(out)-1] {
-			out = append(out, v)
-		}
-	}
-	return out
 }

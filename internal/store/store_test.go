@@ -90,7 +90,7 @@ func TestSetGetDelete(t *testing.T) {
 	if _, ok := get(st, 0, "a"); ok {
 		t.Fatal("deleted key visible")
 	}
-	if st.DBSize(0, false) != 0 || st.DBSize(1, false) != 1 {
+	if st.DBSize(0) != 0 || st.DBSize(1) != 1 {
 		t.Fatal("dbsize")
 	}
 }
@@ -107,7 +107,7 @@ func TestLazyExpiryBoundary(t *testing.T) {
 	if _, ok := get(st, 0, "k"); ok {
 		t.Fatal("visible at its deadline")
 	}
-	s := st.Stats(false)
+	s := st.Stats()
 	if s.RemovedBy(Expired) != 1 || s.Keys[0] != 0 || s.Expires[0] != 0 {
 		t.Fatalf("stats after lazy expiry: %+v", s)
 	}
@@ -130,8 +130,8 @@ func TestActiveExpiry(t *testing.T) {
 			}
 		}
 	}
-	if total != 1000 || st.DBSize(0, false) != 0 {
-		t.Fatalf("swept %d, dbsize %d", total, st.DBSize(0, false))
+	if total != 1000 || st.DBSize(0) != 0 {
+		t.Fatalf("swept %d, dbsize %d", total, st.DBSize(0))
 	}
 }
 
@@ -201,7 +201,7 @@ func TestModel(t *testing.T) {
 				seen := map[string]bool{}
 				cur := uint64(0)
 				for {
-					cur = st.Scan(db, cur, 37, false, func(key []byte, _ uint8) {
+					cur = st.Scan(db, cur, 37, func(key []byte, _ uint8) {
 						if seen[string(key)] {
 							t.Fatalf("scan returned %s twice", key)
 						}
@@ -221,7 +221,7 @@ func TestModel(t *testing.T) {
 						t.Fatalf("op %d: scan of db %d returned dead %s", op, db, k)
 					}
 				}
-				if n := st.DBSize(db, false); n != int64(len(seen)) {
+				if n := st.DBSize(db); n != int64(len(seen)) {
 					t.Fatalf("op %d: dbsize %d, scan saw %d", op, n, len(seen))
 				}
 			}
@@ -231,7 +231,7 @@ func TestModel(t *testing.T) {
 	st.LockAll()
 	st.FlushAllLocked()
 	st.UnlockAll()
-	s := st.Stats(false)
+	s := st.Stats()
 	for db := range s.Keys {
 		if s.Keys[db] != 0 || s.Expires[db] != 0 {
 			t.Fatalf("after flush: %+v", s)
@@ -298,7 +298,7 @@ func TestEvictKeepsBound(t *testing.T) {
 			if used := st.UsedMemory(); used > max+max/10 {
 				t.Fatalf("used %d, bound %d", used, max)
 			}
-			s := st.Stats(false)
+			s := st.Stats()
 			if s.RemovedBy(Evicted) == 0 || s.Keys[0] == 0 {
 				t.Fatalf("stats: %+v", s)
 			}

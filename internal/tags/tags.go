@@ -611,9 +611,11 @@ func (x *Index) bumpLocked(t *tag, soft bool, now, grace int64) int64 {
 
 // Invalidate invalidates every entry carrying any of the named tags in db,
 // at once, and returns the number of distinct live keys that carried them.
-// With soft, the entries turn stale for grace milliseconds first. held says
-// the caller holds every shard lock (EXEC).
-func (x *Index) Invalidate(db int, names [][]byte, soft bool, grace int64, held bool) int64 {
+// With soft, the entries turn stale for grace milliseconds first. tx is
+// the caller's store transaction (nil: none), which may hold every shard
+// (EXEC); the walk then runs inside its locks.
+func (x *Index) Invalidate(db int, names [][]byte, soft bool, grace int64, tx *store.Txn) int64 {
+	held := tx != nil && tx.Held()
 	now := x.st.NowMs()
 	x.mu.Lock()
 	var ts []*tag
@@ -752,8 +754,10 @@ func (x *Index) Names(refs []byte) (tags, deps []string) {
 
 // Keys scans the keys carrying a tag, SCAN style: cursor 0 starts, the
 // returned cursor 0 ends. Keys present for the whole scan are returned at
-// least once. fn gets each key (valid during the call only).
-func (x *Index) Keys(db int, name []byte, cursor uint64, count int, held bool, fn func(key []byte)) uint64 {
+// least once. fn gets each key (valid during the call only). tx is as for
+// Invalidate.
+func (x *Index) Keys(db int, name []byte, cursor uint64, count int, tx *store.Txn, fn func(key []byte)) uint64 {
+	held := tx != nil && tx.Held()
 	x.mu.Lock()
 	t := x.byName[db][string(append([]byte{kindUser}, name...))]
 	x.mu.Unlock()

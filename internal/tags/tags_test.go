@@ -159,7 +159,7 @@ func TestModel(t *testing.T) {
 			if got := x.Count(db, []byte(tag)); got != want {
 				t.Fatalf("op %d: count(%s) = %d, model %d", op, tag, got, want)
 			}
-			if got := x.Invalidate(db, [][]byte{[]byte(tag)}, false, 0, false); got != want {
+			if got := x.Invalidate(db, [][]byte{[]byte(tag)}, false, 0, nil); got != want {
 				t.Fatalf("op %d: invalidate %s = %d, model %d", op, tag, got, want)
 			}
 			for k, e := range model[db] {
@@ -177,7 +177,7 @@ func TestModel(t *testing.T) {
 					want[k] = true
 				}
 			}
-			if got := x.Invalidate(db, [][]byte{[]byte(a), []byte(b)}, false, 0, false); got != int64(len(want)) {
+			if got := x.Invalidate(db, [][]byte{[]byte(a), []byte(b)}, false, 0, nil); got != int64(len(want)) {
 				t.Fatalf("op %d: invalidate %s %s = %d, model %d", op, a, b, got, len(want))
 			}
 			for k := range want {
@@ -230,7 +230,7 @@ func TestInvalidateIsConstantTime(t *testing.T) {
 	// generous deadline only turns a deadlock into a failure.
 	st.LockAll()
 	res := make(chan int64, 1)
-	go func() { res <- x.Invalidate(0, [][]byte{[]byte("big")}, false, 0, false) }()
+	go func() { res <- x.Invalidate(0, [][]byte{[]byte("big")}, false, 0, nil) }()
 	var n int64
 	select {
 	case n = <-res:
@@ -246,7 +246,7 @@ func TestInvalidateIsConstantTime(t *testing.T) {
 		t.Fatal("invalidated key still live")
 	}
 	x.ReclaimAll(context.Background())
-	if got := st.DBSize(0, false); got != 0 {
+	if got := st.DBSize(0); got != 0 {
 		t.Fatalf("%d entries left after reclaim", got)
 	}
 }
@@ -254,7 +254,7 @@ func TestInvalidateIsConstantTime(t *testing.T) {
 func TestSoftInvalidation(t *testing.T) {
 	st, x, clk := newIndex(t)
 	tagset(t, st, x, 0, "k", 0, "T")
-	x.Invalidate(0, [][]byte{[]byte("T")}, true, 100, false)
+	x.Invalidate(0, [][]byte{[]byte("T")}, true, 100, nil)
 	k := []byte("k")
 	h := st.Hash(k)
 	sh := st.ShardFor(h)
@@ -267,7 +267,7 @@ func TestSoftInvalidation(t *testing.T) {
 	}
 	clk.Advance(100 * time.Millisecond)
 	x.ReclaimAll(context.Background())
-	if st.DBSize(0, false) != 0 {
+	if st.DBSize(0) != 0 {
 		t.Fatal("entry survived its grace")
 	}
 }
@@ -288,7 +288,7 @@ func BenchmarkInvalidateMillion(b *testing.B) {
 			tagset(b, st, x, 0, "k"+strconv.Itoa(j), 0, "big")
 		}
 		b.StartTimer()
-		if n := x.Invalidate(0, [][]byte{[]byte("big")}, false, 0, false); n != 1_000_000 {
+		if n := x.Invalidate(0, [][]byte{[]byte("big")}, false, 0, nil); n != 1_000_000 {
 			b.Fatalf("invalidated %d", n)
 		}
 		b.StopTimer()
@@ -303,7 +303,7 @@ func TestInvalidatedSinceSurvivesFreedTags(t *testing.T) {
 	st, x, _ := newIndex(t)
 	tagset(t, st, x, 0, "k", 0, "T")
 	seq := x.Seq()
-	x.Invalidate(0, [][]byte{[]byte("T")}, false, 0, false)
+	x.Invalidate(0, [][]byte{[]byte("T")}, false, 0, nil)
 	x.ReclaimAll(context.Background())
 	if x.Stats().Tags != 0 {
 		t.Fatal("tag not freed")
@@ -328,7 +328,7 @@ func TestInvalidatedSinceRemembersUnknownTags(t *testing.T) {
 	x.opts.MaxRemembered = 4
 	seq := x.Seq()
 	used := st.UsedMemory()
-	x.Invalidate(0, [][]byte{[]byte("nobody")}, false, 0, false)
+	x.Invalidate(0, [][]byte{[]byte("nobody")}, false, 0, nil)
 	if !x.InvalidatedSince(0, [][]byte{[]byte("nobody")}, seq) {
 		t.Fatal("invalidation of an unregistered tag forgotten")
 	}
@@ -343,7 +343,7 @@ func TestInvalidatedSinceRemembersUnknownTags(t *testing.T) {
 	}
 	seq2 := x.Seq()
 	for i := 0; i < 10; i++ {
-		x.Invalidate(0, [][]byte{[]byte("t" + string(rune('a'+i)))}, true, 1000, false)
+		x.Invalidate(0, [][]byte{[]byte("t" + string(rune('a'+i)))}, true, 1000, nil)
 	}
 	if len(x.unknown) > 4 {
 		t.Fatalf("%d remembered, bound 4", len(x.unknown))

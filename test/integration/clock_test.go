@@ -40,9 +40,9 @@ func TestFakeClockDrivesExpiry(t *testing.T) {
 	// "swept" expired 98.5 s ago on the fake clock: the sweeper (running on
 	// its own ticker, reading the fake clock) reclaims it without a read.
 	deadline := time.Now().Add(5 * time.Second)
-	for s.App.Store.DBSize(0, false) != 2 {
+	for s.App.Store.DBSize(0) != 2 {
 		if time.Now().After(deadline) {
-			t.Fatalf("sweeper did not reclaim: %d keys", s.App.Store.DBSize(0, false))
+			t.Fatalf("sweeper did not reclaim: %d keys", s.App.Store.DBSize(0))
 		}
 		time.Sleep(5 * time.Millisecond) // polling the sweeper, not waiting for time
 	}

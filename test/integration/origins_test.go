@@ -515,7 +515,7 @@ func TestOriginRefreshAhead(t *testing.T) {
 	c := s.client(2)
 	c.Get(ctx, "user:1") // warm-up: the one miss
 	before := dbLoads(t, conn)
-	missesBefore := s.App.Store.Stats(false).Misses[0]
+	missesBefore := s.App.Store.Stats().Misses[0]
 	end := time.Now().Add(3 * time.Second)
 	reads := 0
 	for time.Now().Before(end) {
@@ -524,7 +524,7 @@ func TestOriginRefreshAhead(t *testing.T) {
 		}
 		reads++
 	}
-	misses := s.App.Store.Stats(false).Misses[0] - missesBefore
+	misses := s.App.Store.Stats().Misses[0] - missesBefore
 	loads := dbLoads(t, conn) - before
 	t.Logf("refresh-ahead: %d reads in 3s, %d misses, %d loads; %v", reads, misses, loads, c.Do(ctx, "ORIGIN", "STATUS", "users").Val())
 	if misses != 0 {
