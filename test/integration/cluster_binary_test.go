@@ -463,6 +463,9 @@ func TestClusterBinaryInvalidateAbsent(t *testing.T) {
 		t.Fatal("the third node holds no tagged key")
 	}
 	frozen.cmd.Process.Signal(syscall.SIGSTOP)
+	// A failure below must not leave the node stopped (it would not exit on
+	// SIGTERM in the cleanup).
+	defer frozen.cmd.Process.Signal(syscall.SIGCONT)
 	c0 := redis.NewClient(&redis.Options{Addr: procs[0].addr(), ReadTimeout: 10 * time.Second})
 	defer c0.Close()
 	began := time.Now()
