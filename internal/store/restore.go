@@ -80,19 +80,9 @@ func BuildCollection(rc *rdb.Collection, now int64) (typ uint8, val []byte, next
 			at[string(f.f)] = len(fs)
 			fs = append(fs, f)
 		}
-		var flags byte
-		stride := 2
-		var dl []byte
-		items := make([][]byte, 0, 3*len(fs))
-		for _, f := range fs {
-			if f.exp != 0 {
-				flags, stride = coll.FlagFieldTTL, 3
-			}
-		}
-		if stride == 3 {
-			dl = make([]byte, 0, 8*len(fs))
-		}
-		n := 0
+		// Drop expired fields first, then encode once: triples (field,
+		// value, deadline) only when a live field has a deadline.
+		live := fs[:0]
 		for _, f := range fs {
 			if f.exp < 0 || (f.exp != 0 && f.exp <= now) {
 				continue
@@ -100,24 +90,22 @@ func BuildCollection(rc *rdb.Collection, now int64) (typ uint8, val []byte, next
 			if f.exp != 0 && (next == 0 || f.exp < next) {
 				next = f.exp
 			}
+			live = append(live, f)
+		}
+		var flags byte
+		if next != 0 {
+			flags = coll.FlagFieldTTL
+		}
+		items := make([][]byte, 0, 3*len(live))
+		dl := make([]byte, 0, 8*len(live))
+		for _, f := range live {
 			items = append(items, f.f, f.v)
-			if stride == 3 {
+			if flags != 0 {
 				dl = coll.PutDeadline(dl, f.exp)
 				items = append(items, dl[len(dl)-8:])
 			}
-			n++
 		}
-		if next == 0 {
-			flags = 0 // every field with a deadline had expired
-			if stride == 3 {
-				plain := make([][]byte, 0, 2*n)
-				for i := 0; i+2 < len(items); i += 3 {
-					plain = append(plain, items[i], items[i+1])
-				}
-				items = plain
-			}
-		}
-		return TypeHash, coll.Encode(make([]byte, 0, coll.Size(items)), flags, items), next, n == 0
+		return TypeHash, coll.Encode(make([]byte, 0, coll.Size(items)), flags, items), next, len(live) == 0
 	}
 	panic("BUG: store: collection kind out of range")
 }
